@@ -1,0 +1,17 @@
+"""Registration of command groups on the typer app (one line per module)."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+# (module, attribute): a typer.Typer to add as a group, or a function ``register(app)``.
+_GROUPS: list[str] = []
+
+
+def register(app: typer.Typer) -> None:
+    """Add every command module listed in ``_GROUPS`` to ``app``."""
+    for module_name in _GROUPS:
+        module = importlib.import_module(f"llmspell.cli.{module_name}")
+        module.register(app)

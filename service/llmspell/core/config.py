@@ -1,0 +1,204 @@
+"""Configuration: ``llmspell.toml`` + ``LLMSPELL_*`` environment variables (pydantic-settings).
+
+Precedence (highest first): explicit overrides, environment (``LLMSPELL_X``, nested with
+``__`` as in ``LLMSPELL_LIMITS__TIMEOUT_S``), the TOML file, defaults. The file is the one
+named by ``LLMSPELL_CONFIG``, else ``./llmspell.toml``, else ``~/.config/llmspell/llmspell.toml``.
+
+This module imports pydantic-settings (~250 ms); the CLI's script path only imports it
+when a configuration source exists (see :func:`config_sources_present`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .context import Limits, SandboxPolicy
+from .errors import ConfigError
+
+__all__ = [
+    "LimitsConfig",
+    "ProviderConfig",
+    "SandboxConfig",
+    "ServerConfig",
+    "Settings",
+    "config_file_path",
+    "config_sources_present",
+    "get_settings",
+    "load_settings",
+]
+
+_DEFAULT_LIMITS = Limits()
+
+
+def config_file_path() -> Path | None:
+    """The configuration file in effect, or None when there is none."""
+    explicit = os.environ.get("LLMSPELL_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"LLMSPELL_CONFIG names {explicit!r}, which is not a file")
+        return path
+    for candidate in (Path("llmspell.toml"), Path.home() / ".config" / "llmspell" / "llmspell.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def config_sources_present() -> bool:
+    """True when a config file or any ``LLMSPELL_*`` variable could change the defaults."""
+    if any(key.startswith("LLMSPELL_") for key in os.environ):
+        return True
+    return config_file_path() is not None
+
+
+class ProviderConfig(BaseModel):
+    """A named provider: ``type`` picks the wire protocol (``openai`` = OpenAI-compatible)."""
+
+    type: str = "openai"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None
+    timeout_s: float = 60.0
+    max_retries: int = 3
+
+    def resolved_api_key(self) -> str | None:
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env)
+        return None
+
+
+class PriceConfig(BaseModel):
+    """USD per million tokens."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+
+class LimitsConfig(BaseModel):
+    timeout_s: float | None = _DEFAULT_LIMITS.timeout_s
+    memory_mb: int | None = _DEFAULT_LIMITS.memory_mb
+    instruction_budget: int | None = _DEFAULT_LIMITS.instruction_budget
+    output_bytes: int | None = _DEFAULT_LIMITS.output_bytes
+    max_tool_calls: int = _DEFAULT_LIMITS.max_tool_calls
+
+    def to_limits(self) -> Limits:
+        return Limits(
+            timeout_s=self.timeout_s,
+            memory_mb=self.memory_mb,
+            instruction_budget=self.instruction_budget,
+            output_bytes=self.output_bytes,
+            max_tool_calls=self.max_tool_calls,
+        )
+
+
+class SandboxConfig(BaseModel):
+    file_roots: list[str] = Field(default_factory=lambda: ["."])
+    network_allow: list[str] = Field(default_factory=list)
+    network_deny_private: bool = True
+    process_allow: list[str] = Field(default_factory=list)
+    max_file_bytes: int = 50_000_000
+    max_response_bytes: int = 10_000_000
+
+    def to_policy(self) -> SandboxPolicy:
+        return SandboxPolicy(
+            file_roots=tuple(str(Path(root).expanduser().resolve()) for root in self.file_roots),
+            network_allow=tuple(self.network_allow),
+            network_deny_private=self.network_deny_private,
+            process_allow=tuple(self.process_allow),
+            max_file_bytes=self.max_file_bytes,
+            max_response_bytes=self.max_response_bytes,
+        )
+
+
+class ServerConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    grpc_port: int = 50051
+    allow_insecure_bind: bool = False
+    max_body_bytes: int = 1_048_576
+    max_script_bytes: int = 262_144
+    workers: int = 0  # 0 → one runtime thread per core
+    lease_s: float = 30.0
+    shutdown_grace_s: float = 20.0
+    public_paths: list[str] = Field(default_factory=lambda: ["/health", "/ready", "/metrics"])
+
+
+class Settings(BaseSettings):
+    """The effective configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LLMSPELL_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    default_provider: str = "openai"
+    model: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    prices: dict[str, PriceConfig] = Field(default_factory=dict)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    data_dir: str = "~/.local/share/llmspell"
+    database_url: str | None = None
+    redis_url: str | None = None
+    log_level: Literal["trace", "debug", "info", "warn", "warning", "error"] = "warn"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = config_file_path()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def resolved_data_dir(self) -> Path:
+        return Path(self.data_dir).expanduser()
+
+    def resolved_database_url(self) -> str:
+        """``database_url`` or the embedded SQLite file under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.resolved_data_dir() / 'llmspell.db'}"
+
+    def public_dict(self) -> dict[str, Any]:
+        """The configuration with secrets masked (for ``config show`` and ``Config.get``)."""
+        return self.model_dump(mode="json")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the configuration; any problem becomes one ``CONFIG_ERROR`` line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"invalid configuration at {where}: {first['msg']}") from exc
+    except ValueError as exc:  # TOML syntax errors
+        raise ConfigError(f"invalid configuration file: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide configuration, read once."""
+    return load_settings()

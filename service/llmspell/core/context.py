@@ -1,0 +1,94 @@
+"""The execution context every run carries: ids, deadline, cancellation, limits, policy."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Cancelled, Timeout
+
+__all__ = ["CancelToken", "ExecutionContext", "Limits", "SandboxPolicy", "current_context"]
+
+
+class CancelToken:
+    """A thread-safe cancellation flag with a reason; cheap to poll."""
+
+    __slots__ = ("_event", "reason")
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Ask the work to stop; idempotent."""
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Limits:
+    """Per-run limits. ``None`` means unlimited."""
+
+    timeout_s: float | None = 30.0
+    memory_mb: int | None = 64
+    instruction_budget: int | None = 2_000_000_000
+    output_bytes: int | None = 1_000_000
+    max_string_bytes: int = 16_000_000
+    max_tool_calls: int = 16
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SandboxPolicy:
+    """What tools may touch. Filled from config and narrowed per run."""
+
+    file_roots: tuple[str, ...] = ()
+    network_allow: tuple[str, ...] = ()
+    network_deny_private: bool = True
+    process_allow: tuple[str, ...] = ()
+    max_file_bytes: int = 50_000_000
+    max_response_bytes: int = 10_000_000
+
+
+@dataclass(kw_only=True, slots=True)
+class ExecutionContext:
+    """Everything a component needs to know about the run it is part of."""
+
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    correlation_id: str = ""
+    limits: Limits = field(default_factory=Limits)
+    policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+    cancel_token: CancelToken = field(default_factory=CancelToken)
+    deadline: float | None = None  # time.monotonic() value
+    session_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.correlation_id:
+            self.correlation_id = self.run_id
+        if self.deadline is None and self.limits.timeout_s is not None:
+            self.deadline = time.monotonic() + self.limits.timeout_s
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (never negative), or None without one."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+    def check(self) -> None:
+        """Raise ``Cancelled`` or ``Timeout`` when the run must stop."""
+        if self.cancel_token.cancelled:
+            raise Cancelled(self.cancel_token.reason or "run cancelled")
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise Timeout(f"deadline of {self.limits.timeout_s}s exceeded")
+
+
+current_context: ContextVar[ExecutionContext | None] = ContextVar("llmspell_context", default=None)
