@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,19 +16,45 @@ __all__ = ["CancelToken", "ExecutionContext", "Limits", "SandboxPolicy", "curren
 
 
 class CancelToken:
-    """A thread-safe cancellation flag with a reason; cheap to poll."""
+    """A thread-safe cancellation flag with a reason; cheap to poll.
 
-    __slots__ = ("_event", "reason")
+    Callbacks registered with :meth:`add_callback` run (in the cancelling thread) when
+    the token is cancelled; they let an awaiting driver wake up at once.
+    """
+
+    __slots__ = ("_callbacks", "_event", "_lock", "reason")
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
         self.reason = ""
 
     def cancel(self, reason: str = "cancelled") -> None:
         """Ask the work to stop; idempotent."""
-        if not self._event.is_set():
+        with self._lock:
+            if self._event.is_set():
+                return
             self.reason = reason
             self._event.set()
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback()
+
+    def add_callback(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` on cancellation (at once if already cancelled); returns a remover."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+
+                def remove() -> None:
+                    with self._lock:
+                        if callback in self._callbacks:
+                            self._callbacks.remove(callback)
+
+                return remove
+        callback()
+        return lambda: None
 
     @property
     def cancelled(self) -> bool:

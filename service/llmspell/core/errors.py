@@ -4,6 +4,7 @@
 
     LLMSpellError (INTERNAL)
      ├── ValidationError     VALIDATION
+ │    └── ScriptSyntaxError VALIDATION  (details: line)
      ├── NotFound            NOT_FOUND        (also LookupError)
      ├── ToolError           TOOL_ERROR
      ├── ProviderError       PROVIDER_ERROR
@@ -35,6 +36,7 @@ __all__ = [
     "ProviderError",
     "SandboxViolation",
     "ScriptError",
+    "ScriptSyntaxError",
     "StorageError",
     "Timeout",
     "ToolError",
@@ -70,6 +72,10 @@ class ValidationError(LLMSpellError):
     """Input does not match what was expected (schema, JSON, arguments)."""
 
     code = "VALIDATION"
+
+
+class ScriptSyntaxError(ValidationError):
+    """Script source does not compile; ``details`` holds ``line`` (and ``source``)."""
 
 
 class NotFound(LLMSpellError, LookupError):

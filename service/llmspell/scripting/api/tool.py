@@ -1,0 +1,164 @@
+"""``Tool``: run, list, describe and register tools from scripts.
+
+Tools registered by a script (``Tool.register``, ``agent:as_tool``) live in the run's
+own :class:`RunToolbox`, layered over the process-wide registry, so they are visible to
+that run's agents and workflows and gone when the run ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ...core.abc import Tool
+from ...core.context import ExecutionContext
+from ...core.errors import NotFound, ValidationError
+from .surface import ApiNamespace, ScriptEnv, ScriptFunction
+
+if TYPE_CHECKING:
+    from ...tools.registry import ToolRegistry
+
+__all__ = ["RunToolbox", "ScriptTool", "build", "toolbox"]
+
+
+class RunToolbox:
+    """The tools one run sees: its own registrations first, then the process registry."""
+
+    def __init__(self, base: ToolRegistry) -> None:
+        from ...tools.registry import ToolRegistry
+
+        self.base = base
+        self.local = ToolRegistry()
+
+    def find(self, name: str) -> Tool | None:
+        return self.local.find(name) or self.base.find(name)
+
+    def get(self, name: str) -> Tool:
+        tool = self.find(name)
+        if tool is None:
+            raise NotFound.named("tool", name)
+        return tool
+
+    def exists(self, name: str) -> bool:
+        return self.find(name) is not None
+
+    def register(self, tool: Tool) -> None:
+        self.local.register(tool, replace=True)
+
+    def _owner(self, name: str) -> ToolRegistry:
+        return self.local if self.local.find(name) is not None else self.base
+
+    async def invoke(self, name: str, params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
+        return await self._owner(name).invoke(name, params, ctx)
+
+    async def invoke_envelope(self, name: str, params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
+        return await self._owner(name).invoke_envelope(name, params, ctx)
+
+    def list(self, category: str | None = None) -> list[Tool]:
+        local = self.local.list(category)
+        names = {tool.name for tool in local}
+        return local + [tool for tool in self.base.list(category) if tool.name not in names]
+
+    def categories(self) -> list[str]:
+        return sorted({*self.local.categories(), *self.base.categories()})
+
+    def search(self, text: str) -> list[Tool]:
+        return self.local.search(text) + self.base.search(text)
+
+
+def toolbox(env: ScriptEnv) -> RunToolbox:
+    """The run's toolbox (created on first use)."""
+
+    def create() -> RunToolbox:
+        from ...tools.registry import default_registry
+
+        return RunToolbox(default_registry())
+
+    box: RunToolbox = env.service("tools", create)
+    return box
+
+
+class ScriptTool(Tool):
+    """A tool whose implementation is a script function."""
+
+    category = "script"
+    security_level = "safe"
+
+    def __init__(
+        self, *, name: str, description: str, schema: Mapping[str, Any], fn: Callable[..., Any]
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.schema = schema
+        self._fn = fn
+
+    async def invoke(self, params: dict[str, Any], ctx: ExecutionContext) -> Any:
+        return await self._fn(params)
+
+
+def _summary(tool: Tool) -> dict[str, Any]:
+    return {
+        "name": tool.name,
+        "category": tool.category,
+        "description": tool.description,
+        "security_level": tool.security_level,
+    }
+
+
+def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
+    async def execute(name: str, params: Any = None) -> dict[str, Any]:
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise ValidationError("Tool.execute params must be a table of named parameters")
+        box = toolbox(env)
+        tool = box.get(str(name))
+        env.event("tool", {"name": tool.name, "status": "started"})
+        try:
+            result = await box.invoke(tool.name, params, ctx)
+        except Exception as exc:
+            env.event("tool", {"name": tool.name, "status": "failed", "error": str(exc)})
+            raise
+        env.event("tool", {"name": tool.name, "status": "completed"})
+        return result
+
+    def list_tools(category: str | None = None) -> list[dict[str, Any]]:
+        return [_summary(tool) for tool in toolbox(env).list(category)]
+
+    def get(name: str) -> dict[str, Any] | None:
+        tool = toolbox(env).find(str(name))
+        return None if tool is None else tool.info()
+
+    def register(spec: Any) -> dict[str, Any]:
+        if not isinstance(spec, dict):
+            raise ValidationError("Tool.register expects a table {name=, description=, schema=, fn=}")
+        name, fn = spec.get("name"), spec.get("fn")
+        if not isinstance(name, str) or not name:
+            raise ValidationError("Tool.register needs a name", details={"field": "name"})
+        if not isinstance(fn, ScriptFunction):
+            raise ValidationError("Tool.register needs fn = function(params) ... end", details={"field": "fn"})
+        schema = spec.get("schema") or {"type": "object"}
+        if not isinstance(schema, dict):
+            raise ValidationError("schema must be a JSON Schema table", details={"field": "schema"})
+        tool = ScriptTool(name=name, description=str(spec.get("description") or name), schema=schema, fn=fn)
+        toolbox(env).register(tool)
+        return _summary(tool)
+
+    def shortcut(name: str) -> Callable[..., Any] | None:
+        if not toolbox(env).exists(name):
+            return None
+
+        async def call(params: Any = None) -> dict[str, Any]:
+            return await execute(name, params)
+
+        return call
+
+    ns = ApiNamespace(name="Tool", index=shortcut)
+    ns.add(execute, "execute", "invoke")
+    ns.add(list_tools, "list")
+    ns.add(get, "get", "info")
+    ns.add(lambda name: toolbox(env).exists(str(name)), "exists")
+    ns.add(lambda: toolbox(env).categories(), "categories")
+    ns.add(lambda text: [_summary(t) for t in toolbox(env).search(str(text))], "search")
+    ns.add(register, "register")
+    return [ns]

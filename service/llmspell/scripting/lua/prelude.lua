@@ -1,0 +1,456 @@
+-- llmspell Lua sandbox prelude. Runs once in every fresh runtime, before the script.
+-- Receives `host`, a table of Python callbacks and limits; returns the kernel table
+-- the Python engine uses. Everything captured here as a local stays out of reach of
+-- the script, which only sees the sandboxed globals built at the end.
+local host = ...
+
+local raw_pcall, raw_xpcall, raw_error = pcall, xpcall, error
+local raw_type, raw_tostring, raw_select = type, tostring, select
+local raw_setmetatable, raw_getmetatable = setmetatable, getmetatable
+local raw_load, raw_rawget, raw_next = load, rawget, next
+local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
+local co_status, co_running, co_close = coroutine.status, coroutine.running, coroutine.close
+local co_isyieldable = coroutine.isyieldable
+local dbg_sethook, dbg_getinfo = debug.sethook, debug.getinfo
+local t_pack, t_unpack, t_concat = table.pack, table.unpack, table.concat
+local s_rep, s_find, s_match = string.rep, string.find, string.match
+local s_gmatch, s_gsub, s_format, s_len, s_byte = string.gmatch, string.gsub, string.format, string.len, string.byte
+local m_huge, m_tointeger = math.huge, math.tointeger
+
+local host_check, host_print = host.check, host.print
+local max_string = host.max_string
+local pattern_work = host.pattern_work
+
+-- Errors ---------------------------------------------------------------------------
+local ERR_MT = {
+  __name = "LLMSpellError",
+  __tostring = function(e) return raw_tostring(e.code) .. ": " .. raw_tostring(e.message) end,
+}
+
+local function make_error(code, message, details)
+  return raw_setmetatable({ code = code, message = message, details = details or {} }, ERR_MT)
+end
+
+local function locate(err, level)
+  local info = dbg_getinfo(level, "Sl")
+  if info and info.currentline and info.currentline > 0 then
+    err.file = info.short_src
+    err.line = info.currentline
+  end
+  return err
+end
+
+-- Limits: one count hook on every thread the script can run on ------------------------
+local FATAL = nil
+local HOOK_COUNT = 1000
+local CHECK_EVERY = 10
+local max_steps = host.max_steps or m_huge
+local steps = 0
+
+local function fatal(code, message, level)
+  if not FATAL then FATAL = locate(make_error(code, message), level or 3) end
+  raw_error(FATAL, 0)
+end
+
+local function hook()
+  if FATAL then raw_error(FATAL, 0) end
+  steps = steps + 1
+  if steps > max_steps then fatal("LIMIT_EXCEEDED", "instruction budget exceeded", 4) end
+  if steps % CHECK_EVERY == 0 then
+    local code, message = host_check()
+    if code then fatal(code, message, 4) end
+  end
+end
+
+local function new_thread(fn)
+  local co = co_create(fn)
+  dbg_sethook(co, hook, "", HOOK_COUNT)
+  return co
+end
+dbg_sethook(hook, "", HOOK_COUNT)
+
+local function checked(ok, ...)
+  if not ok then
+    if FATAL then raw_error(FATAL, 0) end
+    local err = ...
+    if err == "not enough memory" then fatal("LIMIT_EXCEEDED", "memory limit exceeded", 3) end
+  end
+  return ok, ...
+end
+
+local function safe_pcall(f, ...) return checked(raw_pcall(f, ...)) end
+local function safe_xpcall(f, handler, ...) return checked(raw_xpcall(f, handler, ...)) end
+
+-- Awaiting Python: a private sentinel yielded up to the driver through any nesting of
+-- script coroutines.
+local AWAIT = {}
+
+local function pass_awaits(co, res)
+  while res[1] and res[2] == AWAIT and co_status(co) == "suspended" do
+    local reply = t_pack(co_yield(AWAIT, res[3]))
+    res = t_pack(co_resume(co, t_unpack(reply, 1, reply.n)))
+  end
+  return res
+end
+
+local function safe_resume(co, ...)
+  local res = pass_awaits(co, t_pack(co_resume(co, ...)))
+  if not res[1] then checked(false, res[2]) end
+  return t_unpack(res, 1, res.n)
+end
+
+local function safe_wrap(fn)
+  local co = new_thread(fn)
+  return function(...)
+    local res = pass_awaits(co, t_pack(co_resume(co, ...)))
+    if not res[1] then
+      checked(false, res[2])
+      raw_error(res[2], 0)
+    end
+    return t_unpack(res, 2, res.n)
+  end
+end
+
+local function safe_yield(...)
+  if raw_select("#", ...) > 0 and (...) == AWAIT then
+    raw_error(make_error("SANDBOX_VIOLATION", "reserved value passed to coroutine.yield"), 2)
+  end
+  return co_yield(...)
+end
+
+-- Calls into Python: the Python side answers ("ok", value), ("err", error_table) or
+-- ("await", ticket), the last meaning "suspend until the driver has the result".
+local function finish_call(tag, value)
+  if tag == "ok" then return value end
+  if tag == "await" then
+    tag, value = co_yield(AWAIT, value)
+    if tag == "ok" then return value end
+  end
+  if raw_type(value) == "table" then
+    raw_setmetatable(value, ERR_MT)
+    locate(value, 4)
+    if value.code == "TIMEOUT" or value.code == "CANCELLED" or value.code == "LIMIT_EXCEEDED" then
+      if value.details and value.details.fatal then FATAL = value end
+    end
+  end
+  raw_error(value, 0)
+end
+
+local function bridge(pyfn)
+  return function(...)
+    local result = finish_call(pyfn(...))
+    return result
+  end
+end
+
+-- An object: a table whose methods take the object as first argument (`obj:m(...)`)
+-- and also work with a dot call (`obj.m(...)`).
+local function make_object(type_name, methods)
+  local obj = {}
+  local cache = {}
+  raw_setmetatable(obj, {
+    __name = type_name,
+    __tostring = function() return type_name end,
+    __metatable = false,
+    __index = function(_, key)
+      local m = cache[key]
+      if m then return m end
+      local pyfn = methods[key]
+      if pyfn == nil then return nil end
+      m = function(first, ...)
+        local result
+        if first == obj then result = finish_call(pyfn(...)) else result = finish_call(pyfn(first, ...)) end
+        return result
+      end
+      cache[key] = m
+      return m
+    end,
+  })
+  return obj
+end
+
+-- An iterator over an awaited Python source: for x in obj:stream() do ... end
+local function make_iterator(next_fn)
+  return function()
+    local result = finish_call(next_fn())
+    return result
+  end
+end
+
+-- Strings: C functions run without hooks, so their inputs are capped ---------------------
+local function check_len(n, what)
+  if n > max_string then
+    fatal("LIMIT_EXCEEDED", what .. " would exceed the string size limit (" .. max_string .. " bytes)", 5)
+  end
+end
+
+local function quantifiers(pattern)
+  -- Counts backtracking quantifiers; `.` quantifiers count double (they match anything).
+  local count, i, n = 0, 1, s_len(pattern)
+  while i <= n do
+    local c = s_byte(pattern, i)
+    if c == 37 then -- %
+      i = i + 1
+    elseif c == 91 then -- [ ... ]
+      local j = s_find(pattern, "]", i + 2, true)
+      i = j or n
+    elseif c == 42 or c == 43 or c == 45 then -- * + -
+      count = count + ((i > 1 and s_byte(pattern, i - 1) == 46) and 2 or 1)
+    end
+    i = i + 1
+  end
+  return count
+end
+
+local function check_pattern(s, pattern, plain)
+  if raw_type(s) == "number" then s = raw_tostring(s) end
+  if raw_type(s) ~= "string" or raw_type(pattern) ~= "string" or plain then return end
+  local k = quantifiers(pattern)
+  if k >= 2 then
+    local work = (s_len(s) + 1) ^ (k / 2)
+    if work > pattern_work then
+      fatal("LIMIT_EXCEEDED", "pattern too expensive for a subject of " .. s_len(s) .. " bytes", 5)
+    end
+  end
+end
+
+local string_safe = {}
+for k, v in raw_next, string do string_safe[k] = v end
+string_safe.dump = nil
+string_safe.rep = function(s, n, sep)
+  s = raw_tostring(s)
+  n = m_tointeger(n) or n
+  if raw_type(n) == "number" and n > 0 then
+    check_len(s_len(s) * n + (sep and s_len(raw_tostring(sep)) * (n - 1) or 0), "string.rep")
+  end
+  return s_rep(s, n, sep)
+end
+string_safe.find = function(s, p, init, plain) check_pattern(s, p, plain); return s_find(s, p, init, plain) end
+string_safe.match = function(s, p, init) check_pattern(s, p, false); return s_match(s, p, init) end
+string_safe.gmatch = function(s, p, init) check_pattern(s, p, false); return s_gmatch(s, p, init) end
+string_safe.gsub = function(s, p, r, n)
+  check_pattern(s, p, false)
+  if raw_type(r) == "string" and raw_type(s) == "string" then
+    check_len(s_len(s) * (s_len(r) + 1), "string.gsub")
+  end
+  return s_gsub(s, p, r, n)
+end
+string_safe.format = function(fmt, ...)
+  local total = s_len(raw_tostring(fmt))
+  for i = 1, raw_select("#", ...) do
+    local v = raw_select(i, ...)
+    if raw_type(v) == "string" then total = total + s_len(v) end
+  end
+  check_len(total, "string.format")
+  return s_format(fmt, ...)
+end
+-- Methods on string values (`("x"):rep(10)`) go through the capped functions too.
+raw_getmetatable("").__index = string_safe
+
+local table_safe = {}
+for k, v in raw_next, table do table_safe[k] = v end
+table_safe.concat = function(t, sep, i, j)
+  local total = 0
+  for idx = i or 1, j or #t do
+    local v = t[idx]
+    if raw_type(v) == "string" then total = total + s_len(v) end
+    if sep then total = total + s_len(sep) end
+  end
+  check_len(total, "table.concat")
+  return t_concat(t, sep, i, j)
+end
+
+-- The sandboxed globals --------------------------------------------------------------
+local env = {}
+env._G = env
+env._VERSION = _VERSION
+for _, name in ipairs({
+  "assert", "ipairs", "next", "pairs", "rawequal", "rawget", "rawlen", "rawset", "select",
+  "tonumber", "tostring", "type",
+}) do env[name] = _G[name] end
+env.error = error
+env.pcall = safe_pcall
+env.xpcall = safe_xpcall
+env.setmetatable = function(t, mt)
+  if raw_type(mt) == "table" and raw_rawget(mt, "__gc") ~= nil then
+    -- Lua switches hooks off while finalizers run: no script finalizers.
+    local copy = {}
+    for k, v in raw_next, mt do if k ~= "__gc" then copy[k] = v end end
+    mt = copy
+  end
+  return raw_setmetatable(t, mt)
+end
+env.getmetatable = function(v)
+  if raw_type(v) == "string" then
+    raw_error(locate(make_error("SANDBOX_VIOLATION", "the string metatable is not available in the sandbox"), 2), 0)
+  end
+  return raw_getmetatable(v)
+end
+env.load = function(chunk, name, mode, chunk_env)
+  if (mode ~= nil and mode ~= "t") or (raw_type(chunk) == "string" and s_byte(chunk, 1) == 27) then
+    raw_error(locate(make_error("SANDBOX_VIOLATION", "binary chunks cannot be loaded"), 2), 0)
+  end
+  return raw_load(chunk, name, "t", chunk_env or env)
+end
+env.print = function(...)
+  local n = raw_select("#", ...)
+  local parts = {}
+  for i = 1, n do parts[i] = raw_tostring((raw_select(i, ...))) end
+  finish_call(host_print(t_concat(parts, "\t")))
+end
+env.string = string_safe
+env.table = table_safe
+env.math = {}
+for k, v in raw_next, math do env.math[k] = v end
+env.utf8 = {}
+for k, v in raw_next, utf8 do env.utf8[k] = v end
+env.os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime }
+env.coroutine = {
+  create = new_thread,
+  resume = safe_resume,
+  wrap = safe_wrap,
+  yield = safe_yield,
+  status = co_status,
+  running = co_running,
+  isyieldable = co_isyieldable,
+  close = co_close,
+}
+
+-- Names the sandbox removed raise SANDBOX_VIOLATION instead of reading as nil, so an
+-- escape attempt fails loudly at the line that tried it.
+local function guard(tbl, label, names)
+  local removed = {}
+  for _, n in ipairs(names) do removed[n] = true end
+  return raw_setmetatable(tbl, { __index = function(_, key)
+    if removed[key] then
+      raw_error(locate(make_error("SANDBOX_VIOLATION", label .. key .. " is not available in the sandbox"), 3), 0)
+    end
+    return nil
+  end })
+end
+guard(env, "", { "io", "debug", "python", "package", "require", "dofile", "loadfile",
+  "collectgarbage", "loadstring", "module", "setfenv", "getfenv", "newproxy" })
+guard(env.os, "os.", { "execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale" })
+guard(string_safe, "string.", { "dump" })
+guard(env.coroutine, "coroutine.", {})
+
+-- JSON helpers the Python side needs to recognise --------------------------------------
+local JSON_NULL = raw_setmetatable({}, { __name = "null", __tostring = function() return "null" end,
+  __newindex = function() raw_error("JSON.null is read-only", 2) end, __metatable = false })
+local ARRAY_MT = { __name = "array", __metatable = "array" }
+
+local function classify(t)
+  if t == JSON_NULL then return "null" end
+  if raw_getmetatable(t) == "array" then return "array" end
+  return nil
+end
+
+local function mark_array(t)
+  t = t or {}
+  if raw_getmetatable(t) == nil then raw_setmetatable(t, ARRAY_MT) end
+  return t
+end
+
+-- Threads driven from Python are kept here by number (lupa does not hand Lua threads
+-- back to Lua intact).
+local driven, driven_count = {}, 0
+
+local function spawn(fn)
+  driven_count = driven_count + 1
+  driven[driven_count] = new_thread(fn)
+  return driven_count
+end
+
+local function step(id, ...)
+  local co = driven[id]
+  local res = t_pack(co_resume(co, ...))
+  if not res[1] then driven[id] = nil; return "error", res[2] end
+  if co_status(co) == "dead" then driven[id] = nil; return "done", res[2] end
+  if res[2] == AWAIT then return "await", res[3] end
+  return "error", make_error("VALIDATION", "coroutine.yield called outside a coroutine")
+end
+
+local function make_namespace(funcs, values, index, existing)
+  local ns = existing or {}
+  for k, f in raw_next, funcs do ns[k] = bridge(f) end
+  for k, v in raw_next, values do ns[k] = v end
+  if index then
+    local cache = {}
+    raw_setmetatable(ns, { __index = function(_, key)
+      local f = cache[key]
+      if f ~= nil then return f end
+      if raw_type(key) ~= "string" then return nil end
+      local found = index(key)
+      if found == nil then return nil end
+      f = bridge(found)
+      cache[key] = f
+      return f
+    end })
+  end
+  return ns
+end
+
+-- Streaming.create(fn): an iterator over a coroutine (`:next()`, `:collect()`, `for x in s do`).
+local function streaming_create(fn)
+  if raw_type(fn) ~= "function" then
+    raw_error(make_error("VALIDATION", "Streaming.create expects a function"), 2)
+  end
+  local co = new_thread(fn)
+  local finished = false
+  local stream = {}
+  function stream.next(_)
+    if finished then return nil end
+    local res = pass_awaits(co, t_pack(co_resume(co)))
+    if not res[1] then
+      checked(false, res[2])
+      raw_error(res[2], 0)
+    end
+    if co_status(co) == "dead" then finished = true end
+    return res[2]
+  end
+  function stream.collect(self)
+    local out = mark_array({})
+    while true do
+      local v = self:next()
+      if v == nil then break end
+      out[#out + 1] = v
+    end
+    return out
+  end
+  function stream.done(_) return finished end
+  return raw_setmetatable(stream, { __name = "Stream", __call = function(self) return self:next() end })
+end
+env.Streaming = { create = streaming_create }
+env.JSON = { null = JSON_NULL, array = mark_array }
+
+-- Remove whatever else the runtime put in the real globals (python, io, debug, ...).
+for k in raw_next, _G do
+  if k ~= "_G" then _G[k] = nil end
+end
+
+local function compile(source, chunk_name)
+  local fn, problem = raw_load(source, "@" .. chunk_name, "t", env)
+  return fn, problem
+end
+
+return {
+  env = env,
+  compile = compile,
+  new_thread = new_thread,
+  bridge = bridge,
+  make_object = make_object,
+  make_iterator = make_iterator,
+  make_error = make_error,
+  make_namespace = make_namespace,
+  step = step,
+  spawn = spawn,
+  classify = classify,
+  mark_array = mark_array,
+  null = JSON_NULL,
+  AWAIT = AWAIT,
+  resume = co_resume,
+  status = co_status,
+  fatal = function() return FATAL end,
+  pack = t_pack,
+  steps = function() return steps * HOOK_COUNT end,
+}
