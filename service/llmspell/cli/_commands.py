@@ -7,7 +7,9 @@ import importlib
 import typer
 
 # (module, attribute): a typer.Typer to add as a group, or a function ``register(app)``.
-_GROUPS: list[str] = []
+_GROUPS: list[str] = [
+    "serve_cmd",
+]
 
 
 def register(app: typer.Typer) -> None:

@@ -132,6 +132,7 @@ class ServerConfig(BaseModel):
     max_script_bytes: int = 262_144
     workers: int = 0  # 0 → one runtime thread per core
     lease_s: float = 30.0
+    max_concurrent_runs: int = 1000
     shutdown_grace_s: float = 20.0
     public_paths: list[str] = Field(default_factory=lambda: ["/health", "/ready", "/metrics"])
 

@@ -15,6 +15,8 @@
      ├── Conflict            CONFLICT
      ├── StorageError        STORAGE_ERROR
      ├── ConfigError         CONFIG_ERROR
+ ├── Unauthenticated     UNAUTHENTICATED  (401)
+ ├── PermissionDenied    PERMISSION_DENIED (403)
      └── ScriptError         SCRIPT_ERROR     (a runtime error raised by script code)
 
 Scripts see these as tables ``{code, message, details}``; REST maps them to problem+json,
@@ -40,6 +42,8 @@ __all__ = [
     "StorageError",
     "Timeout",
     "ToolError",
+    "Unauthenticated",
+    "PermissionDenied",
     "ValidationError",
     "error_from_code",
 ]
@@ -137,6 +141,18 @@ class StorageError(LLMSpellError):
     code = "STORAGE_ERROR"
 
 
+class Unauthenticated(LLMSpellError):
+    """No credentials, or credentials that are not valid (HTTP 401)."""
+
+    code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(LLMSpellError):
+    """Valid credentials without the needed scope (HTTP 403)."""
+
+    code = "PERMISSION_DENIED"
+
+
 class ConfigError(LLMSpellError):
     """Configuration is missing or wrong."""
 
@@ -165,6 +181,8 @@ _BY_CODE: dict[str, type[LLMSpellError]] = {
         StorageError,
         ConfigError,
         ScriptError,
+        Unauthenticated,
+        PermissionDenied,
     )
 }
 

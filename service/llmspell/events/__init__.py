@@ -1,0 +1,31 @@
+"""Events: the run event hub (memory or Redis Streams, chosen by URL scheme)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .abc import RunEvent, RunEventHub
+
+__all__ = ["RunEvent", "RunEventHub", "open_run_hub"]
+
+_HUBS = {
+    "memory": "llmspell.events.memory:MemoryRunEventHub",
+    "redis": "llmspell.events.redis:RedisRunEventHub",
+    "rediss": "llmspell.events.redis:RedisRunEventHub",
+}
+
+
+def open_run_hub(url: str | None, **options: Any) -> RunEventHub:
+    """The hub for ``url`` (None or ``memory://`` = in-process)."""
+    scheme = (url or "memory://").partition("://")[0]
+    target = _HUBS.get(scheme)
+    if target is None:
+        from ..core.errors import ConfigError
+
+        raise ConfigError(f"unsupported event hub URL scheme {scheme!r}; use redis:// or memory://")
+    module, _, name = target.partition(":")
+    hub_class = getattr(importlib.import_module(module), name)
+    if scheme == "memory":
+        return hub_class(**options)  # type: ignore[no-any-return]
+    return hub_class(url, **options)  # type: ignore[no-any-return]

@@ -1,0 +1,58 @@
+"""Every Prometheus metric object of llmspell, in one module.
+
+Importing ``prometheus_client`` costs tens of milliseconds, so hot start-up paths (the
+tool registry, the sandbox) import this module only when they first record something.
+Metrics live in the default ``prometheus_client`` registry, which ``/metrics`` exposes.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+__all__ = [
+    "SANDBOX_VIOLATIONS",
+    "TOOL_DURATION",
+    "TOOL_INVOCATIONS",
+]
+
+SANDBOX_VIOLATIONS = Counter(
+    "llmspell_sandbox_violations_total",
+    "Operations refused by the tool sandbox.",
+    ["kind"],  # file | network | process
+)
+
+TOOL_INVOCATIONS = Counter(
+    "llmspell_tool_invocations_total",
+    "Tool invocations through the registry.",
+    ["tool", "status"],  # status: success | the error code in lower case
+)
+
+TOOL_DURATION = Histogram(
+    "llmspell_tool_duration_seconds",
+    "Wall-clock duration of tool invocations.",
+    ["tool"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0),
+)
+
+# Runs, schedules and LLM usage (the daemon) ----------------------------------------------
+from prometheus_client import Gauge  # noqa: E402
+
+RUNS_TOTAL = Counter("llmspell_runs_total", "Runs finished, by final status.", ["status"])
+RUN_DURATION = Histogram(
+    "llmspell_run_duration_seconds",
+    "Wall-clock duration of finished runs.",
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0),
+)
+RUNS_QUEUED = Gauge("llmspell_runs_queued", "Runs waiting in the queue (all replicas).")
+SCHEDULE_FIRES = Counter("llmspell_schedule_fires_total", "Schedule fires decided here, by result.", ["result"])
+LLM_TOKENS = Counter("llmspell_llm_tokens_total", "LLM tokens used.", ["model", "kind"])
+LLM_COST = Counter("llmspell_llm_cost_usd_total", "LLM cost in USD (known prices only).", ["model"])
+CIRCUIT_BREAKER_STATE = Gauge(
+    "llmspell_circuit_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", ["name"]
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "llmspell_http_request_duration_seconds",
+    "REST request latency.",
+    ["method", "route", "status"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+)

@@ -1,0 +1,76 @@
+"""In-process run event hub (the embedded default): one buffer per active run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+
+from .abc import RunEvent, RunEventHub
+
+__all__ = ["MemoryRunEventHub"]
+
+
+class _Stream:
+    __slots__ = ("changed", "ended_at", "events")
+
+    def __init__(self, max_events: int) -> None:
+        self.events: deque[RunEvent] = deque(maxlen=max_events)
+        self.changed = asyncio.Event()
+        self.ended_at: float | None = None
+
+
+class MemoryRunEventHub(RunEventHub):
+    """Keeps the last ``max_events`` events of each run, and a finished run's events for
+    ``retention_s`` seconds. Must be used from one event loop."""
+
+    def __init__(self, *, max_events: int = 10_000, retention_s: float = 300.0) -> None:
+        self._streams: dict[str, _Stream] = {}
+        self._max_events = max_events
+        self._retention_s = retention_s
+        self._closed = False
+
+    def _stream(self, run_id: str) -> _Stream:
+        stream = self._streams.get(run_id)
+        if stream is None:
+            stream = self._streams[run_id] = _Stream(self._max_events)
+        return stream
+
+    def _expire(self) -> None:
+        cutoff = time.monotonic() - self._retention_s
+        for run_id in [rid for rid, s in self._streams.items() if s.ended_at is not None and s.ended_at < cutoff]:
+            del self._streams[run_id]
+
+    async def publish(self, events: Sequence[RunEvent]) -> None:
+        if not events:
+            return
+        stream = self._stream(events[0].run_id)
+        stream.events.extend(events)
+        if events[-1].event == "end":
+            stream.ended_at = time.monotonic()
+            self._expire()
+        stream.changed.set()
+        stream.changed = asyncio.Event()
+
+    async def subscribe(self, run_id: str, after: int = 0) -> AsyncIterator[RunEvent]:  # type: ignore[override]
+        last = after
+        while not self._closed:
+            stream = self._stream(run_id)
+            waiter = stream.changed
+            for event in list(stream.events):
+                if event.id > last:
+                    last = event.id
+                    yield event
+                    if event.event == "end":
+                        return
+            await waiter.wait()
+
+    async def has_history(self, run_id: str) -> bool:
+        stream = self._streams.get(run_id)
+        return stream is not None and bool(stream.events)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for stream in self._streams.values():
+            stream.changed.set()

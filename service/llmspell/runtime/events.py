@@ -1,0 +1,112 @@
+"""The event stream of one executing run: ids, live fan-out and batched persistence."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..events.abc import RunEvent, RunEventHub
+
+if TYPE_CHECKING:
+    from ..storage.abc import Store
+
+__all__ = ["RunEventWriter"]
+
+log = logging.getLogger("llmspell.runtime")
+
+_FLUSH_INTERVAL_S = 0.5
+
+
+class RunEventWriter:
+    """Numbers a run's events, publishes them to the hub at once and persists them in
+    batches (every half second while the run lasts, and at its end).
+
+    ``emit``/``write`` may be called from any thread (scripts run on runtime threads); the
+    work is handed to the owner's event loop.
+    """
+
+    def __init__(self, run_id: str, store: Store, hub: RunEventHub, *, first_seq: int = 0) -> None:
+        self.run_id = run_id
+        self._store = store
+        self._hub = hub
+        self._loop = asyncio.get_running_loop()
+        self._seq = first_seq
+        self._pending: list[RunEvent] = []
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        self._publishing: asyncio.Task[None] | None = None
+        self._live: list[RunEvent] = []
+        self._owner = threading.get_ident()
+
+    # Thread-safe producers -------------------------------------------------------------
+
+    def emit(self, kind: str, data: dict[str, Any], *, live: bool = True) -> RunEvent:
+        """Add an event of ``kind``; returns it with its id.
+
+        ``live=False`` persists it without publishing; :meth:`publish` sends it later (the
+        ``end`` event goes out only after the run's outcome is stored).
+        """
+        with self._lock:
+            self._seq += 1
+            event = RunEvent(run_id=self.run_id, id=self._seq, event=kind, data=data)
+            self._pending.append(event)
+            if live:
+                self._live.append(event)
+        if live:
+            self._wake()
+        return event
+
+    def publish(self, event: RunEvent) -> None:
+        """Send an event emitted with ``live=False`` to the hub."""
+        with self._lock:
+            self._live.append(event)
+        self._wake()
+
+    def _wake(self) -> None:
+        if threading.get_ident() == self._owner:
+            self._schedule_publish()
+        else:
+            self._loop.call_soon_threadsafe(self._schedule_publish)
+
+    def write(self, text: str) -> None:
+        """An output sink: each printed line becomes a ``stdout`` event."""
+        self.emit("stdout", {"text": text})
+
+    # Owner-loop side -------------------------------------------------------------------
+
+    def _schedule_publish(self) -> None:
+        if self._publishing is None or self._publishing.done():
+            self._publishing = self._loop.create_task(self._publish_live(), name=f"run-events-{self.run_id}")
+
+    async def _publish_live(self) -> None:
+        while True:
+            with self._lock:
+                batch, self._live = self._live, []
+            if not batch:
+                return
+            try:
+                await self._hub.publish(batch)
+            except Exception:
+                log.warning("publishing events of run %s failed", self.run_id, exc_info=True)
+            if time.monotonic() - self._last_flush >= _FLUSH_INTERVAL_S:
+                await self.flush()
+
+    async def flush(self) -> None:
+        """Persist every event not yet stored."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        self._last_flush = time.monotonic()
+        if batch:
+            await self._store.events.append(self.run_id, [(e.id, e.event, e.data) for e in batch])
+
+    async def drain(self) -> None:
+        """Wait until every emitted event reached the hub."""
+        while self._publishing is not None and not self._publishing.done():
+            await self._publishing
+        if self._live:
+            self._schedule_publish()
+            if self._publishing is not None:
+                await self._publishing

@@ -1,0 +1,141 @@
+"""Executing one claimed run: limits, events, the script, the stored outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ..core.context import ExecutionContext, Limits, SandboxPolicy
+from ..core.errors import LLMSpellError
+from ..events.abc import RunEventHub
+from .events import RunEventWriter
+from .pool import RuntimePool
+from .runner import RunOutcome, execute_script
+
+if TYPE_CHECKING:
+    from ..storage.abc import Store
+    from ..storage.records import RunRecord
+
+__all__ = ["RunExecutor", "script_args"]
+
+log = logging.getLogger("llmspell.runtime")
+
+
+def script_args(args: Any) -> list[str]:
+    """Run ``args`` as the script's argv: a list as is, a dict as ``--key value`` pairs."""
+    if args is None:
+        return []
+    if isinstance(args, dict):
+        argv: list[str] = []
+        for key, value in args.items():
+            argv += [f"--{key}", value if isinstance(value, str) else _json(value)]
+        return argv
+    if isinstance(args, list):
+        return [item if isinstance(item, str) else _json(item) for item in args]
+    return [str(args)]
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+class RunExecutor:
+    """Runs claimed runs on the runtime pool and records them.
+
+    ``on_finished(run_id, outcome)`` is called (on the owner loop) after the outcome is
+    stored and the ``end`` event published.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        hub: RunEventHub,
+        pool: RuntimePool,
+        worker_id: str,
+        limits: Limits,
+        policy: SandboxPolicy,
+        settings_loader: Callable[[], Any] | None = None,
+        on_finished: Callable[[str, RunOutcome], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._hub = hub
+        self._pool = pool
+        self._worker_id = worker_id
+        self._limits = limits
+        self._policy = policy
+        self._settings_loader = settings_loader
+        self._on_finished = on_finished
+        self.active: dict[str, ExecutionContext] = {}
+
+    def context_for(self, run: RunRecord) -> ExecutionContext:
+        limits = self._limits
+        if run.timeout_s is not None:
+            limits = replace(limits, timeout_s=run.timeout_s)
+        return ExecutionContext(run_id=run.id, limits=limits, policy=self._policy, session_id=run.session_id)
+
+    async def execute(self, run: RunRecord) -> RunOutcome:
+        """Execute a run this worker holds; never raises for script failures."""
+        first_seq = 0 if run.attempts <= 1 else await self._store.events.last_seq(run.id)
+        writer = RunEventWriter(run.id, self._store, self._hub, first_seq=first_seq)
+        ctx = self.context_for(run)
+        self.active[run.id] = ctx
+        writer.emit("status", {"status": "running", "attempt": run.attempts})
+        try:
+            outcome = await self._pool.run(
+                lambda: execute_script(
+                    run.code,
+                    engine=run.engine,
+                    script_name=run.script_name or "inline",
+                    args=script_args(run.args),
+                    ctx=ctx,
+                    stdout=writer,
+                    emit=writer.emit,
+                    settings_loader=self._settings_loader,
+                )
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in the runtime must not lose the run
+            log.exception("run %s crashed the runtime", run.id)
+            error = exc if isinstance(exc, LLMSpellError) else LLMSpellError(f"internal error: {exc}")
+            outcome = RunOutcome(status="failed", error=error)
+        finally:
+            self.active.pop(run.id, None)
+        await self.record(run.id, writer, outcome)
+        return outcome
+
+    async def record(self, run_id: str, writer: RunEventWriter, outcome: RunOutcome) -> None:
+        """Store the outcome: final events, the run row, then the ``end`` event."""
+        if outcome.error is None:
+            writer.emit("result", {"result": outcome.result})
+        else:
+            writer.emit("error", outcome.error.to_dict())
+        writer.emit("status", {"status": outcome.status})
+        end = writer.emit("end", {"status": outcome.status}, live=False)
+        started = time.perf_counter()
+        await writer.drain()
+        await writer.flush()
+        stored = await self._store.runs.finish(
+            run_id,
+            self._worker_id,
+            outcome.status,
+            result=outcome.result,
+            stdout=outcome.stdout,
+            error=outcome.error.to_dict() if outcome.error is not None else None,
+            usage={**outcome.usage.to_dict(), "cost": outcome.cost},
+            duration_ms=outcome.duration_ms,
+        )
+        if not stored:
+            log.warning("run %s finished here but is no longer held by this worker", run_id)
+        writer.publish(end)
+        await writer.drain()
+        log.debug("recorded run %s in %.1f ms", run_id, (time.perf_counter() - started) * 1000)
+        if self._on_finished is not None:
+            self._on_finished(run_id, outcome)

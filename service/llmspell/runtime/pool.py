@@ -1,0 +1,117 @@
+"""Runtime threads: a few threads (about one per core), each with its own event loop
+driving many script coroutines, apart from the API's loop.
+
+Scripts waiting on I/O cost one latency, not one thread each; a CPU-bound script keeps
+its own thread busy but never the API loop. Measurements: docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from ..core.errors import LLMSpellError
+
+__all__ = ["RuntimePool"]
+
+T = TypeVar("T")
+
+
+class _RuntimeThread:
+    def __init__(self, index: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.active = 0
+        self._ready = threading.Event()
+        self.thread = threading.Thread(target=self._main, name=f"llmspell-runtime-{index}", daemon=True)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._ready.set)
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+    def start(self) -> None:
+        self.thread.start()
+        self._ready.wait()
+
+    def stop(self) -> None:
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+class RuntimePool:
+    """Runs coroutines on the least busy runtime thread.
+
+    Use as ``async with RuntimePool(threads) as pool: await pool.run(factory)``.
+    """
+
+    def __init__(self, threads: int = 0) -> None:
+        self.size = threads or max(1, os.cpu_count() or 1)
+        self._threads: list[_RuntimeThread] = []
+        self._round_robin = itertools.count()
+        self._closed = False
+
+    async def __aenter__(self) -> RuntimePool:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the threads (idempotent)."""
+        if self._closed:
+            raise LLMSpellError("this RuntimePool was closed; create a new one")
+        if not self._threads:
+            self._threads = [_RuntimeThread(i) for i in range(self.size)]
+            for runtime in self._threads:
+                runtime.start()
+
+    def _pick(self) -> _RuntimeThread:
+        start = next(self._round_robin)
+        return min(
+            (self._threads[(start + i) % len(self._threads)] for i in range(len(self._threads))),
+            key=lambda runtime: runtime.active,
+        )
+
+    async def run(self, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run ``factory()`` on a runtime thread and await its result here.
+
+        Cancelling the awaiting task cancels the coroutine on its thread.
+        """
+        if not self._threads:
+            self.start()
+        runtime = self._pick()
+        runtime.active += 1
+
+        async def call() -> T:
+            return await factory()
+
+        future = asyncio.run_coroutine_threadsafe(call(), runtime.loop)
+        try:
+            return await asyncio.wrap_future(future)
+        finally:
+            runtime.active -= 1
+
+    @property
+    def active(self) -> int:
+        """Coroutines currently running on the pool."""
+        return sum(runtime.active for runtime in self._threads)
+
+    def close(self) -> None:
+        """Stop every thread; pending work is abandoned."""
+        self._closed = True
+        for runtime in self._threads:
+            runtime.stop()
+        self._threads = []
+
+
+def call_in_loop(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
+    """Schedule ``fn(*args)`` on ``loop`` from any thread."""
+    loop.call_soon_threadsafe(fn, *args)

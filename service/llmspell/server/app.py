@@ -1,0 +1,151 @@
+"""The REST application (FastAPI): routes, problem+json errors, size limits, metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import __version__
+from ..core.errors import LLMSpellError
+from ..runtime.abc import ControlPlane
+from .auth import Authenticator
+from .errors import http_status, problem
+from .routes import runs, schedules, scripts, tools
+
+__all__ = ["create_app"]
+
+_PROBLEM = "application/problem+json"
+
+
+class _BodyLimit:
+    """413 for request bodies over ``max_bytes`` (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await _send_problem(send, 413, "LIMIT_EXCEEDED", f"request body exceeds {self.max_bytes} bytes")
+                return
+        received = 0
+        too_large = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await _send_problem(send, 413, "LIMIT_EXCEEDED", f"request body exceeds {self.max_bytes} bytes")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _send_problem(send: Send, status: int, code: str, detail: str) -> None:
+    import json
+
+    body = json.dumps(problem(status, code, detail)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", _PROBLEM.encode()), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(control: ControlPlane, auth: Authenticator, *, max_body_bytes: int = 1_048_576) -> FastAPI:
+    """The FastAPI app over ``control``."""
+    app = FastAPI(
+        title="llmspell",
+        version=__version__,
+        description="Scriptable LLM orchestration: runs, scripts, schedules and tools.",
+    )
+    app.state.control = control
+    app.state.auth = auth
+
+    @app.exception_handler(LLMSpellError)
+    async def on_error(request: Request, exc: LLMSpellError) -> JSONResponse:
+        status = http_status(exc)
+        details = {k: v for k, v in exc.details.items() if k != "status"}
+        body = problem(status, exc.code, exc.message, **({"details": details} if details else {}))
+        return JSONResponse(body, status_code=status, media_type=_PROBLEM)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        detail = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+        return JSONResponse(problem(400, "VALIDATION", detail), status_code=400, media_type=_PROBLEM)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "VALIDATION", 413: "LIMIT_EXCEEDED"}.get(exc.status_code, "VALIDATION")
+        return JSONResponse(
+            problem(exc.status_code, code, str(exc.detail)), status_code=exc.status_code, media_type=_PROBLEM
+        )
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        import logging
+
+        logging.getLogger("llmspell.server").exception("unhandled error on %s", request.url.path)
+        return JSONResponse(problem(500, "INTERNAL", "internal error"), status_code=500, media_type=_PROBLEM)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Any) -> Response:
+        from ..core import metrics
+
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.HTTP_REQUEST_DURATION.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["operations"])
+    async def ready() -> JSONResponse:
+        """Database reachable, migrations current, Redis reachable when configured."""
+        state = await control.ready()
+        return JSONResponse(state, status_code=200 if state["ready"] else 503)
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics_endpoint() -> Response:
+        """Prometheus metrics."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for module in (runs, scripts, schedules, tools):
+        app.include_router(module.router)
+    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
+    return app

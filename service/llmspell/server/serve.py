@@ -1,0 +1,108 @@
+"""``llmspell serve``: the daemon process — REST (uvicorn), gRPC, worker, scheduler.
+
+Start-up: migrate (unless told not to), open the store, hub and runtime pool, then serve.
+SIGTERM/SIGINT: stop accepting, stop claiming, let running runs finish within the
+grace period, hand the rest back to the queue, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+from typing import TYPE_CHECKING
+
+from ..core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..core.config import Settings
+
+__all__ = ["check_bind", "is_loopback", "serve"]
+
+log = logging.getLogger("llmspell.serve")
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` only accepts local connections."""
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
+        except OSError:
+            return False
+
+
+def check_bind(host: str, keys_enabled: bool, allow_insecure: bool) -> None:
+    """Refuse to expose a daemon without API keys beyond loopback (unless allowed)."""
+    if keys_enabled or is_loopback(host) or allow_insecure:
+        return
+    raise ConfigError(
+        f"refusing to bind {host} without API keys: create one with 'llmspell keys create NAME', "
+        "bind 127.0.0.1, or pass --allow-insecure-bind"
+    )
+
+
+async def serve(settings: Settings, *, migrate: bool = True, ready_file: str | None = None) -> None:
+    """Run the daemon until SIGTERM/SIGINT."""
+    import uvicorn
+
+    from ..runtime.control import Daemon
+    from .app import create_app
+    from .auth import Authenticator
+
+    server_cfg = settings.server
+    async with Daemon.open(settings, migrate=migrate) as daemon:
+        auth = Authenticator(daemon.store)
+        keys_enabled = await auth.refresh()
+        check_bind(server_cfg.host, keys_enabled, server_cfg.allow_insecure_bind)
+        if not keys_enabled:
+            log.warning("no API keys configured: every caller is admin; binding %s only", server_cfg.host)
+        app = create_app(daemon, auth, max_body_bytes=server_cfg.max_body_bytes)
+        config = uvicorn.Config(
+            app,
+            host=server_cfg.host,
+            port=server_cfg.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=int(server_cfg.shutdown_grace_s),
+        )
+        http = uvicorn.Server(config)
+        grpc_server = None
+        if server_cfg.grpc_port:
+            from .grpc.server import start_grpc_server
+
+            grpc_server = await start_grpc_server(daemon, auth, server_cfg.host, server_cfg.grpc_port)
+        refresher = asyncio.create_task(_refresh_keys(auth), name="llmspell-keys")
+        print(
+            f"llmspell serve: REST on http://{server_cfg.host}:{server_cfg.port}"
+            + (f", gRPC on {server_cfg.host}:{server_cfg.grpc_port}" if grpc_server else "")
+            + f", database {daemon.store.url}"
+            + (", events via Redis" if settings.redis_url else ", in-process events")
+            + ("" if keys_enabled else " — no API keys: loopback only"),
+            flush=True,
+        )
+        if ready_file:
+            from pathlib import Path
+
+            Path(ready_file).write_text("ready\n")
+        try:
+            await http.serve()
+        finally:
+            refresher.cancel()
+            if grpc_server is not None:
+                await grpc_server.stop(grace=min(5.0, server_cfg.shutdown_grace_s))
+
+
+async def _refresh_keys(auth: object) -> None:
+    refresh = getattr(auth, "refresh")  # noqa: B009
+    while True:
+        await asyncio.sleep(5.0)
+        try:
+            await refresh()
+        except Exception:
+            log.warning("refreshing API keys failed", exc_info=True)
