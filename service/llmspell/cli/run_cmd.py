@@ -51,7 +51,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=None, metavar="S", help="wall-clock limit in seconds")
     parser.add_argument("--memory-mb", type=int, default=None, metavar="N", help="script memory limit in MiB")
     parser.add_argument("--trace", default=None, metavar="LEVEL", help="log level: trace|debug|info|warn|error")
-    parser.add_argument("script_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("script_args", nargs="*", metavar="ARG", help="arguments for the script (after --)")
     return parser
 
 
@@ -152,10 +152,12 @@ async def _run(source: str, source_name: str, engine: str, script_args: list[str
 def main_run(argv: list[str]) -> int:
     """Run ``llmspell run|exec ...``; returns the exit code."""
     command, rest = argv[0], argv[1:]
+    after: list[str] = []
+    if "--" in rest:
+        cut = rest.index("--")
+        rest, after = rest[:cut], rest[cut + 1 :]
     options = _parser(command).parse_args(rest)
-    script_args = [a for a in options.script_args]
-    if script_args and script_args[0] == "--":
-        script_args = script_args[1:]
+    script_args = [*options.script_args, *after]
     if options.trace:
         from ..core.logging import configure_logging
 

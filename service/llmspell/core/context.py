@@ -67,7 +67,7 @@ class Limits:
 
     timeout_s: float | None = 30.0
     memory_mb: int | None = 64
-    instruction_budget: int | None = 2_000_000_000
+    instruction_budget: int | None = 100_000_000_000
     output_bytes: int | None = 1_000_000
     max_string_bytes: int = 16_000_000
     max_tool_calls: int = 16

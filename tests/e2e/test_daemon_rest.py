@@ -1,0 +1,269 @@
+"""End-to-end: a real ``llmspell serve`` on SQLite, and on Postgres + Redis."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fakes.daemon import LLMSPELL, Daemon, start_daemon
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def daemon(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    tmp = tmp_path_factory.mktemp(f"daemon-{request.param}")
+    if request.param == "postgres":
+        database_url = request.getfixturevalue("postgres_url")
+        redis_url = request.getfixturevalue("redis_url")
+        running = start_daemon(tmp, database_url=database_url, redis_url=redis_url)
+    else:
+        running = start_daemon(tmp)
+    yield running
+    assert running.stop() == 0, running.log()
+
+
+def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    for line in response.iter_lines():
+        if line.startswith(":"):
+            continue
+        if not line:
+            if current:
+                events.append(current)
+                if current.get("event") == "end":
+                    break
+                current = {}
+            continue
+        field, _, value = line.partition(": ")
+        current[field] = json.loads(value) if field == "data" else (int(value) if field == "id" else value)
+    return events
+
+
+def run_body(code: str, **extra: Any) -> dict[str, Any]:
+    return {"script": {"code": code, "engine": "lua"}, **extra}
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def test_health_ready_metrics(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        assert http.get("/health").json() == {"status": "ok"}
+        ready = http.get("/ready")
+        assert ready.status_code == 200 and ready.json()["ready"] is True
+        http.post("/v1/runs/wait", json=run_body("return 1"))
+        metrics = http.get("/metrics").text
+        for name in (
+            "llmspell_runs_total",
+            "llmspell_run_duration_seconds",
+            "llmspell_http_request_duration_seconds",
+            "llmspell_schedule_fires_total",
+        ):
+            assert name in metrics
+        assert http.get("/openapi.json").json()["info"]["title"] == "llmspell"
+
+
+def test_wait_returns_result_and_stdout(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        response = http.post(
+            "/v1/runs/wait", json=run_body('print("hi " .. ARGS.who) return {n = 1 + 1}', args={"who": "you"})
+        )
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "succeeded"
+        assert body["result"] == {"n": 2}
+        assert body["stdout"] == "hi you\n"
+        assert body["error"] is None
+        assert set(body) >= {"id", "status", "result", "stdout", "error", "usage", "duration_ms"}
+
+
+def test_script_error_is_a_failed_run_not_a_500(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        body = http.post("/v1/runs/wait", json=run_body('local x = 1\nerror("boom")')).json()
+        assert body["status"] == "failed"
+        assert body["error"]["code"] == "SCRIPT_ERROR"
+        assert body["error"]["details"]["line"] == 2
+        timeout = http.post("/v1/runs/wait", json=run_body("while true do end", timeout_s=0.3)).json()
+        assert timeout["status"] == "timeout" and timeout["error"]["code"] == "TIMEOUT"
+
+
+def test_background_run_get_and_list(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        created = http.post("/v1/runs", json=run_body("return 42"))
+        assert created.status_code == 202
+        run_id = created.json()["id"]
+        assert created.json()["status"] in ("queued", "running", "succeeded")
+        done = wait_for(lambda: (r := http.get(f"/v1/runs/{run_id}").json())["status"] == "succeeded" and r)
+        assert done["result"] == 42
+        listed = http.get("/v1/runs", params={"status": "succeeded", "limit": 5}).json()
+        assert listed["items"] and all(item["status"] == "succeeded" for item in listed["items"])
+
+
+def test_stream_and_resume_with_last_event_id(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        code = 'for i = 1, 5 do print("line " .. i) end return "done"'
+        with http.stream("POST", "/v1/runs/stream", json=run_body(code)) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            events = sse_events(response)
+        kinds = [e["event"] for e in events]
+        assert kinds[0] == "status" and kinds[-1] == "end"
+        assert [e["data"]["text"] for e in events if e["event"] == "stdout"] == [f"line {i}\n" for i in range(1, 6)]
+        assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+        run_id = events[0]["data"].get("run_id") or http.get("/v1/runs", params={"limit": 1}).json()["items"][0]["id"]
+        with http.stream("GET", f"/v1/runs/{run_id}/events", headers={"Last-Event-ID": "3"}) as response:
+            resumed = sse_events(response)
+        assert [e["id"] for e in resumed] == [e["id"] for e in events if e["id"] > 3]
+
+
+def test_cancel_running_and_queued(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        run_id = http.post("/v1/runs", json=run_body("while true do end", timeout_s=30)).json()["id"]
+        wait_for(lambda: http.get(f"/v1/runs/{run_id}").json()["status"] == "running")
+        started = time.monotonic()
+        http.post(f"/v1/runs/{run_id}/cancel")
+        wait_for(lambda: http.get(f"/v1/runs/{run_id}").json()["status"] == "cancelled", timeout=5)
+        assert time.monotonic() - started < 2.0
+        assert http.post("/v1/runs/nope/cancel").status_code == 404
+
+
+def test_idempotency_key_returns_same_run(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        headers = {"Idempotency-Key": f"key-{time.monotonic_ns()}"}
+        first = http.post("/v1/runs", json=run_body("return 1"), headers=headers).json()
+        second = http.post("/v1/runs", json=run_body("return 1"), headers=headers).json()
+        assert first["id"] == second["id"]
+
+
+def test_scripts_versions_and_syntax_check(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        name = f"greet-{time.monotonic_ns()}"
+        v1 = http.post("/v1/scripts", json={"name": name, "code": 'return "v1"', "description": "d"})
+        assert v1.status_code == 201 and v1.json()["version"] == 1
+        v2 = http.post("/v1/scripts", json={"name": name, "code": 'return "v2 " .. (ARGS[1] or "")'}).json()
+        assert v2["version"] == 2
+        assert http.get(f"/v1/scripts/{name}", params={"version": 1}).json()["code"] == 'return "v1"'
+        assert name in [s["name"] for s in http.get("/v1/scripts").json()["items"]]
+        ran = http.post("/v1/runs/wait", json={"script": {"name": name}, "args": ["x"]}).json()
+        assert ran["result"] == "v2 x"
+        bad = http.post("/v1/scripts", json={"name": "bad", "code": "local x = \n\n = 1"})
+        assert bad.status_code == 400 and bad.json()["code"] == "VALIDATION"
+        assert bad.json()["details"]["line"] == 3
+        assert http.delete(f"/v1/scripts/{name}").status_code == 204
+        assert http.get(f"/v1/scripts/{name}").status_code == 404
+
+
+def test_schedules_fire_pause_trigger(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        name = f"tick-{time.monotonic_ns()}"
+        http.post("/v1/scripts", json={"name": name, "code": 'return "tick"'})
+        created = http.post("/v1/schedules", json={"name": name, "script": name, "interval_s": 1})
+        assert created.status_code == 201, created.text
+        schedule_id = created.json()["id"]
+        wait_for(lambda: len(http.get(f"/v1/schedules/{schedule_id}/runs").json()["items"]) >= 2, timeout=10)
+        paused = http.post(f"/v1/schedules/{schedule_id}/pause").json()
+        assert paused["enabled"] is False
+        time.sleep(0.3)
+        count = len(http.get(f"/v1/schedules/{schedule_id}/runs").json()["items"])
+        time.sleep(2.5)
+        assert len(http.get(f"/v1/schedules/{schedule_id}/runs").json()["items"]) == count
+        triggered = http.post(f"/v1/schedules/{schedule_id}/trigger")
+        assert triggered.status_code == 202 and triggered.json()["schedule_id"] == schedule_id
+        patched = http.patch(f"/v1/schedules/{schedule_id}", json={"cron": "*/5 * * * *", "timezone": "Europe/Paris"})
+        assert patched.json()["cron"] == "*/5 * * * *" and patched.json()["interval_s"] is None
+        assert http.delete(f"/v1/schedules/{schedule_id}").status_code == 204
+        assert http.get(f"/v1/schedules/{schedule_id}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"cron": "not a cron"}, "cron"),
+        ({"cron": "* * * * *", "timezone": "Mars/Olympus"}, "timezone"),
+        ({"interval_s": -1}, "interval_s"),
+        ({}, "cron"),
+    ],
+)
+def test_invalid_schedules_are_400(daemon: Daemon, body: dict[str, Any], field: str) -> None:
+    with daemon.client() as http:
+        http.post("/v1/scripts", json={"name": "noop", "code": "return 1"})
+        response = http.post("/v1/schedules", json={"name": f"bad-{time.monotonic_ns()}", "script": "noop", **body})
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "VALIDATION"
+
+
+def test_hostile_input_is_4xx(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        big = http.post("/v1/runs", content=b"{" + b" " * 2_000_000 + b"}", headers={"content-type": "application/json"})
+        assert big.status_code == 413 and big.json()["code"] == "LIMIT_EXCEEDED"
+        big_script = http.post("/v1/runs/wait", json=run_body("--" + "x" * 300_000))
+        assert big_script.status_code == 413
+        bad_json = http.post("/v1/runs", content=b"{not json", headers={"content-type": "application/json"})
+        assert bad_json.status_code == 400 and bad_json.json()["code"] == "VALIDATION"
+        engine = http.post("/v1/runs", json={"script": {"code": "return 1", "engine": "cobol"}})
+        assert engine.status_code == 400 and "lua" in engine.json()["detail"]
+        assert http.get("/v1/runs/does-not-exist").status_code == 404
+        assert http.get("/v1/runs/does-not-exist/events").status_code == 404
+        assert http.get("/v1/schedules/nope").status_code == 404
+        assert http.get("/v1/tools/nope").status_code == 404
+        assert http.post("/v1/runs", json={"script": {}}).status_code == 400
+        assert http.post("/v1/runs", json={"nope": 1}).status_code == 400
+        assert http.get("/v1/runs", params={"limit": 0}).status_code == 400
+        assert http.get("/v1/runs/x/events", headers={"Last-Event-ID": "abc"}).status_code in (400, 404)
+
+
+def test_tools_over_rest(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        names = [t["name"] for t in http.get("/v1/tools").json()["items"]]
+        assert "calculator" in names
+        info = http.get("/v1/tools/calculator").json()
+        assert info["schema"]["type"] == "object"
+        result = http.post("/v1/tools/calculator/invoke", json={"params": {"input": "2 + 3 * 4"}}).json()
+        assert result["success"] is True
+        bad = http.post("/v1/tools/calculator/invoke", json={"params": {"nope": 1}}).json()
+        assert bad["success"] is False and bad["error"]["code"] == "VALIDATION"
+
+
+def test_api_keys_401_and_403(daemon: Daemon) -> None:
+    env = daemon.cli_env()
+    name = f"reader-{time.monotonic_ns()}"
+    created = subprocess.run(
+        [LLMSPELL, "keys", "create", name, "--scope", "runs:read"], env=env, capture_output=True, text=True
+    )
+    assert created.returncode == 0, created.stderr
+    key = _raw_key(created.stdout)
+    try:
+        with httpx.Client(base_url=daemon.url, timeout=10) as http:
+            denied = wait_for(lambda: (r := http.get("/v1/runs")).status_code == 401 and r, timeout=10)
+            assert denied.json()["code"] == "UNAUTHENTICATED"
+            assert http.get("/v1/runs", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+            assert http.get("/v1/runs", headers={"X-API-Key": key}).status_code == 200
+            forbidden = http.post("/v1/runs", json=run_body("return 1"), headers={"X-API-Key": key})
+            assert forbidden.status_code == 403 and forbidden.json()["code"] == "PERMISSION_DENIED"
+            assert http.get("/v1/runs", headers={"X-API-Key": key + "x"}).status_code == 401
+            assert http.get("/health").status_code == 200 and http.get("/metrics").status_code == 200
+    finally:
+        revoked = subprocess.run([LLMSPELL, "keys", "revoke", name], env=env, capture_output=True, text=True)
+        assert revoked.returncode == 0, revoked.stderr
+    with httpx.Client(base_url=daemon.url, timeout=10) as http:
+        wait_for(lambda: http.get("/v1/runs").status_code == 200, timeout=10)
+
+
+def _raw_key(output: str) -> str:
+    for token in output.split():
+        if token.startswith("lsk_"):
+            return token
+    raise AssertionError(f"no key in output: {output!r}")

@@ -1,0 +1,119 @@
+"""Start real ``llmspell serve`` subprocesses for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+LLMSPELL = str(Path(sys.executable).with_name("llmspell"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Daemon:
+    """A running ``llmspell serve`` process."""
+
+    process: subprocess.Popen[str]
+    port: int
+    grpc_port: int
+    data_dir: Path
+    log_path: Path
+    database_url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def cli_env(self) -> dict[str, str]:
+        """Environment for CLI commands that must reach this daemon's database."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
+        env["LLMSPELL_DATA_DIR"] = str(self.data_dir)
+        if self.database_url:
+            env["LLMSPELL_DATABASE_URL"] = self.database_url
+        return env
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=self.headers, timeout=30, **kwargs)
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_daemon(
+    tmp: Path,
+    *,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
+    ready_timeout: float = 30.0,
+) -> Daemon:
+    """Start a daemon on free ports and wait until ``/ready`` answers 200."""
+    port, grpc_port = free_port(), free_port()
+    data_dir = tmp / f"data-{port}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
+    full_env.update(
+        {
+            "LLMSPELL_DATA_DIR": str(data_dir),
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "LLMSPELL_SERVER__SHUTDOWN_GRACE_S": "5",
+        }
+    )
+    if database_url:
+        full_env["LLMSPELL_DATABASE_URL"] = database_url
+    if redis_url:
+        full_env["LLMSPELL_REDIS_URL"] = redis_url
+    full_env.update(env or {})
+    log_path = data_dir / "serve.log"
+    log_file = log_path.open("w")
+    args = [LLMSPELL, "serve", "--port", str(port), "--grpc-port", str(grpc_port), *(extra_args or [])]
+    process = subprocess.Popen(
+        args, env=full_env, stdout=log_file, stderr=subprocess.STDOUT, text=True, cwd=str(tmp)
+    )
+    daemon = Daemon(
+        process=process,
+        port=port,
+        grpc_port=grpc_port,
+        data_dir=data_dir,
+        log_path=log_path,
+        database_url=database_url,
+    )
+    deadline = time.monotonic() + ready_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"llmspell serve exited with {process.returncode}:\n{daemon.log()}")
+        try:
+            if httpx.get(f"{daemon.url}/ready", timeout=1).status_code == 200:
+                return daemon
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    daemon.stop(signal.SIGKILL)
+    raise RuntimeError(f"llmspell serve not ready after {ready_timeout}s:\n{daemon.log()}")
