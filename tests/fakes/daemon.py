@@ -34,6 +34,7 @@ class Daemon:
     data_dir: Path
     log_path: Path
     database_url: str | None = None
+    log_file: Any = None
     headers: dict[str, str] = field(default_factory=dict)
 
     def cli_env(self) -> dict[str, str]:
@@ -62,6 +63,8 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.log_file is not None:
+            self.log_file.close()
         return self.process.returncode
 
 
@@ -104,6 +107,7 @@ def start_daemon(
         data_dir=data_dir,
         log_path=log_path,
         database_url=database_url,
+        log_file=log_file,
     )
     deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:

@@ -8,10 +8,15 @@ grace period, hand the rest back to the queue, exit 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
+import signal
 import socket
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+import uvicorn
 
 from ..core.errors import ConfigError
 
@@ -48,8 +53,6 @@ def check_bind(host: str, keys_enabled: bool, allow_insecure: bool) -> None:
 
 async def serve(settings: Settings, *, migrate: bool = True, ready_file: str | None = None) -> None:
     """Run the daemon until SIGTERM/SIGINT."""
-    import uvicorn
-
     from ..runtime.control import Daemon
     from .app import create_app
     from .auth import Authenticator
@@ -71,7 +74,11 @@ async def serve(settings: Settings, *, migrate: bool = True, ready_file: str | N
             lifespan="off",
             timeout_graceful_shutdown=int(server_cfg.shutdown_grace_s),
         )
-        http = uvicorn.Server(config)
+        http = _Server(config)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         grpc_server = None
         if server_cfg.grpc_port:
             from .grpc.server import start_grpc_server
@@ -90,12 +97,27 @@ async def serve(settings: Settings, *, migrate: bool = True, ready_file: str | N
             from pathlib import Path
 
             Path(ready_file).write_text("ready\n")
+        serving = asyncio.create_task(http.serve(), name="llmspell-http")
+        stopping = asyncio.create_task(stop.wait(), name="llmspell-stop")
         try:
-            await http.serve()
+            await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
+            log.info("shutting down: no new requests, finishing running runs")
+            http.should_exit = True
+            await serving
         finally:
+            stopping.cancel()
             refresher.cancel()
             if grpc_server is not None:
                 await grpc_server.stop(grace=min(5.0, server_cfg.shutdown_grace_s))
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon owns SIGTERM/SIGINT and exits 0
+    after a graceful stop (uvicorn would re-raise the signal and die by it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def _refresh_keys(auth: object) -> None:

@@ -133,7 +133,7 @@ class ScriptAgent(ApiObject):
 
     def as_tool(self, name: str | None = None) -> dict[str, Any]:
         tool = _AgentTool(self, name or f"agent-{self.name()}")
-        toolbox(self._env).register(tool)
+        toolbox(self._env).register(tool, replace=True)
         return {"name": tool.name, "category": tool.category, "description": tool.description}
 
 

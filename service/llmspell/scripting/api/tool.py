@@ -1,8 +1,8 @@
 """``Tool``: run, list, describe and register tools from scripts.
 
 Tools registered by a script (``Tool.register``, ``agent:as_tool``) live in the run's
-own :class:`RunToolbox`, layered over the process-wide registry, so they are visible to
-that run's agents and workflows and gone when the run ends.
+own registry, layered over the process-wide one, so they are visible to that run's
+agents and workflows and gone when the run ends.
 """
 
 from __future__ import annotations
@@ -12,69 +12,24 @@ from typing import TYPE_CHECKING, Any
 
 from ...core.abc import Tool
 from ...core.context import ExecutionContext
-from ...core.errors import NotFound, ValidationError
+from ...core.errors import ValidationError
 from .surface import ApiNamespace, ScriptEnv, ScriptFunction
 
 if TYPE_CHECKING:
     from ...tools.registry import ToolRegistry
 
-__all__ = ["RunToolbox", "ScriptTool", "build", "toolbox"]
+__all__ = ["ScriptTool", "build", "toolbox"]
 
 
-class RunToolbox:
-    """The tools one run sees: its own registrations first, then the process registry."""
+def toolbox(env: ScriptEnv) -> ToolRegistry:
+    """The run's registry: its own tools over the process-wide registry (created on first use)."""
 
-    def __init__(self, base: ToolRegistry) -> None:
-        from ...tools.registry import ToolRegistry
+    def create() -> ToolRegistry:
+        from ...tools.registry import ToolRegistry, default_registry
 
-        self.base = base
-        self.local = ToolRegistry()
+        return ToolRegistry(parent=default_registry())
 
-    def find(self, name: str) -> Tool | None:
-        return self.local.find(name) or self.base.find(name)
-
-    def get(self, name: str) -> Tool:
-        tool = self.find(name)
-        if tool is None:
-            raise NotFound.named("tool", name)
-        return tool
-
-    def exists(self, name: str) -> bool:
-        return self.find(name) is not None
-
-    def register(self, tool: Tool) -> None:
-        self.local.register(tool, replace=True)
-
-    def _owner(self, name: str) -> ToolRegistry:
-        return self.local if self.local.find(name) is not None else self.base
-
-    async def invoke(self, name: str, params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
-        return await self._owner(name).invoke(name, params, ctx)
-
-    async def invoke_envelope(self, name: str, params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
-        return await self._owner(name).invoke_envelope(name, params, ctx)
-
-    def list(self, category: str | None = None) -> list[Tool]:
-        local = self.local.list(category)
-        names = {tool.name for tool in local}
-        return local + [tool for tool in self.base.list(category) if tool.name not in names]
-
-    def categories(self) -> list[str]:
-        return sorted({*self.local.categories(), *self.base.categories()})
-
-    def search(self, text: str) -> list[Tool]:
-        return self.local.search(text) + self.base.search(text)
-
-
-def toolbox(env: ScriptEnv) -> RunToolbox:
-    """The run's toolbox (created on first use)."""
-
-    def create() -> RunToolbox:
-        from ...tools.registry import default_registry
-
-        return RunToolbox(default_registry())
-
-    box: RunToolbox = env.service("tools", create)
+    box: ToolRegistry = env.service("tools", create)
     return box
 
 
@@ -141,7 +96,7 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
         if not isinstance(schema, dict):
             raise ValidationError("schema must be a JSON Schema table", details={"field": "schema"})
         tool = ScriptTool(name=name, description=str(spec.get("description") or name), schema=schema, fn=fn)
-        toolbox(env).register(tool)
+        toolbox(env).register(tool, replace=True)
         return _summary(tool)
 
     def shortcut(name: str) -> Callable[..., Any] | None:

@@ -369,7 +369,7 @@ class LuaEngine(ScriptEngineBridge):
 
     def check_syntax(self, source: str, chunk_name: str = "script") -> None:
         runtime = _new_runtime(64 * _MB)
-        loader = runtime.eval("function(s, n) return load(s, n, 't', {}) end")
+        loader = runtime.eval("function(s, n) local f, e = load(s, n, 't', {}) return f, e end")
         fn, problem = loader(source, "@" + chunk_name)
         if fn is None:
             raise _syntax_error(problem)

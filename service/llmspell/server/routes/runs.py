@@ -88,7 +88,8 @@ async def stream_run(
         async for event in events:
             yield event
 
-    return StreamingResponse(sse_frames(chained()), media_type="text/event-stream", headers=_SSE_HEADERS)
+    headers = {**_SSE_HEADERS, "X-Run-Id": first.run_id}
+    return StreamingResponse(sse_frames(chained()), media_type="text/event-stream", headers=headers)
 
 
 @router.get("", dependencies=[Depends(require("runs:read"))])
