@@ -31,6 +31,7 @@ class RunRequest:
     webhook: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     idempotency_key: str | None = None
+    max_attempts: int = 1  # retry policy when a replica dies mid-run (lease lost)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -210,6 +210,8 @@ class Daemon(ControlPlane):
             raise ValidationError("script needs code or name", details={"field": "script"})
         if request.timeout_s is not None and request.timeout_s <= 0:
             raise ValidationError("timeout_s must be positive", details={"field": "timeout_s"})
+        if not 1 <= request.max_attempts <= 10:
+            raise ValidationError("max_attempts must be between 1 and 10", details={"field": "max_attempts"})
         return RunSpec(
             code=code,
             engine=engine,
@@ -221,6 +223,7 @@ class Daemon(ControlPlane):
             metadata=request.metadata,
             webhook=request.webhook,
             idempotency_key=request.idempotency_key,
+            max_attempts=request.max_attempts,
         )
 
     async def create_run(self, request: RunRequest) -> dict[str, Any]:

@@ -86,7 +86,9 @@ class RunExecutor:
         writer = RunEventWriter(run.id, self._store, self._hub, first_seq=first_seq)
         ctx = self.context_for(run)
         self.active[run.id] = ctx
-        writer.emit("status", {"status": "running", "run_id": run.id, "attempt": run.attempts})
+        writer.emit(
+            "status", {"status": "running", "run_id": run.id, "attempt": run.attempts, "worker": self._worker_id}
+        )
         try:
             outcome = await self._pool.run(
                 lambda: execute_script(

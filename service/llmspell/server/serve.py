@@ -88,7 +88,7 @@ async def serve(settings: Settings, *, migrate: bool = True, ready_file: str | N
         print(
             f"llmspell serve: REST on http://{server_cfg.host}:{server_cfg.port}"
             + (f", gRPC on {server_cfg.host}:{server_cfg.grpc_port}" if grpc_server else "")
-            + f", database {daemon.store.url}"
+            + f", database {daemon.store.url}, {daemon.worker.worker_id}"
             + (", events via Redis" if settings.redis_url else ", in-process events")
             + ("" if keys_enabled else " — no API keys: loopback only"),
             flush=True,

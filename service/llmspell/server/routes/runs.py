@@ -33,6 +33,7 @@ class RunBody(BaseModel):
     timeout_s: float | None = None
     webhook: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    max_attempts: int = Field(1, ge=1, le=10, description="Attempts when a replica dies mid-run.")
 
 
 def run_request(body: RunBody, idempotency_key: str | None = None) -> RunRequest:
@@ -47,6 +48,7 @@ def run_request(body: RunBody, idempotency_key: str | None = None) -> RunRequest
         webhook=body.webhook,
         metadata=body.metadata,
         idempotency_key=idempotency_key,
+        max_attempts=body.max_attempts,
     )
 
 
