@@ -267,3 +267,52 @@ def _raw_key(output: str) -> str:
         if token.startswith("lsk_"):
             return token
     raise AssertionError(f"no key in output: {output!r}")
+
+
+def _cli(daemon: Daemon, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LLMSPELL, *args, "--server", daemon.url], env=daemon.cli_env(), capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
+def test_cli_client_commands(daemon: Daemon, tmp_path_factory: pytest.TempPathFactory) -> None:
+    script = tmp_path_factory.mktemp("cli") / "greet.lua"
+    name = f"greet{time.monotonic_ns()}"
+    script.write_text('for i = 1, 3 do print("line " .. i) end\nreturn "bye"\n')
+    pushed = _cli(daemon, "scripts", "push", str(script), "--name", name, "--output", "json")
+    assert pushed.returncode == 0, pushed.stderr
+    assert json.loads(pushed.stdout)["version"] == 1
+    listed = _cli(daemon, "scripts", "list", "--output", "json")
+    assert name in [s["name"] for s in json.loads(listed.stdout)]
+    assert _cli(daemon, "scripts", "list").returncode == 0
+
+    with daemon.client() as http:
+        run_id = http.post("/v1/runs", json={"script": {"name": name}}).json()["id"]
+    logs = _cli(daemon, "runs", "logs", run_id, "-f")
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout == "line 1\nline 2\nline 3\nbye\n"
+    assert "run ended: succeeded" in logs.stderr
+    got = json.loads(_cli(daemon, "runs", "get", run_id, "--output", "json").stdout)
+    assert got["result"] == "bye"
+    runs = json.loads(_cli(daemon, "runs", "list", "--output", "json", "--limit", "5").stdout)
+    assert run_id in [r["id"] for r in runs]
+    assert run_id[:8] in _cli(daemon, "runs", "list").stdout
+
+    created = _cli(daemon, "schedules", "create", f"s-{name}", "--script", name, "--cron", "0 3 * * *",
+                   "--timezone", "Europe/Berlin", "--output", "json")
+    assert created.returncode == 0, created.stderr
+    schedule_id = json.loads(created.stdout)["id"]
+    assert json.loads(_cli(daemon, "schedules", "pause", schedule_id, "--output", "json").stdout)["enabled"] is False
+    assert json.loads(_cli(daemon, "schedules", "resume", schedule_id, "--output", "json").stdout)["enabled"] is True
+    assert schedule_id in _cli(daemon, "schedules", "list", "--output", "json").stdout
+    assert _cli(daemon, "schedules", "delete", schedule_id).returncode == 0
+
+    missing = _cli(daemon, "runs", "get", "nope")
+    assert missing.returncode == 2 and missing.stderr.startswith("llmspell: NOT_FOUND")
+    bad_cron = _cli(daemon, "schedules", "create", "x", "--script", name, "--cron", "nope")
+    assert bad_cron.returncode == 2 and "VALIDATION" in bad_cron.stderr
+    unreachable = subprocess.run(
+        [LLMSPELL, "runs", "list", "--server", "http://127.0.0.1:9"], capture_output=True, text=True, timeout=30
+    )
+    assert unreachable.returncode == 1 and "cannot reach the daemon" in unreachable.stderr

@@ -9,6 +9,13 @@ import typer
 # (module, attribute): a typer.Typer to add as a group, or a function ``register(app)``.
 _GROUPS: list[str] = [
     "serve_cmd",
+    "daemon_cmds",
+    "db_cmd",
+    "keys_cmd",
+    "version_cmd",
+    "config_cmd",
+    "service_cmd",
+    "providers_cmd",
 ]
 
 

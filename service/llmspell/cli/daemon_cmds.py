@@ -1,0 +1,287 @@
+"""Commands that talk to a running daemon: ``runs``, ``scripts``, ``schedules``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ..core.errors import LLMSpellError
+from ._common import fail
+from .client import DaemonClient
+
+__all__ = ["register"]
+
+ServerOpt = typer.Option(
+    None, "--server", help="Daemon URL (env LLMSPELL_SERVER; default http://127.0.0.1:8080)."
+)
+KeyOpt = typer.Option(None, "--api-key", help="API key (env LLMSPELL_API_KEY).")
+OutputOpt = typer.Option("text", "--output", help="text or json.")
+
+runs_app = typer.Typer(help="Runs on a daemon: list, get, cancel, logs.", no_args_is_help=True)
+scripts_app = typer.Typer(help="Stored scripts on a daemon: push, list, get, delete.", no_args_is_help=True)
+schedules_app = typer.Typer(
+    help="Schedules on a daemon: create, list, pause, resume, trigger, delete.", no_args_is_help=True
+)
+
+
+def _emit(data: Any, output: str, columns: list[str] | None = None, title: str = "") -> None:
+    if output == "json":
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = data if isinstance(data, list) else [data]
+    if columns is None:
+        columns = list(rows[0]) if rows else []
+    table = Table(title=title or None)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[_cell(row.get(column)) for column in columns])
+    Console().print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)[:60]
+    return str(value)
+
+
+def _call(server: str | None, api_key: str | None, method: str, path: str, **kwargs: Any) -> Any:
+    try:
+        with DaemonClient(server, api_key) as client:
+            return client.request(method, path, **kwargs)
+    except LLMSpellError as exc:
+        fail(exc)
+
+
+_RUN_COLUMNS = ["id", "status", "script", "duration_ms", "created_at"]
+
+
+def _run_row(run: dict[str, Any]) -> dict[str, Any]:
+    script = run.get("script") or {}
+    return {**run, "script": script.get("name") or "(inline)"}
+
+
+@runs_app.command("list")
+def runs_list(
+    status: str = typer.Option(None, help="Filter by status."),
+    script: str = typer.Option(None, help="Filter by stored script name."),
+    schedule: str = typer.Option(None, "--schedule", help="Filter by schedule id."),
+    limit: int = typer.Option(20, help="How many (newest first)."),
+    server: str = ServerOpt,
+    api_key: str = KeyOpt,
+    output: str = OutputOpt,
+) -> None:
+    """List runs, newest first."""
+    params = {
+        k: v
+        for k, v in {"status": status, "script": script, "schedule_id": schedule, "limit": limit}.items()
+        if v
+    }
+    page = _call(server, api_key, "GET", "/v1/runs", params=params)
+    items = page["items"]
+    _emit(items if output == "json" else [_run_row(r) for r in items], output, _RUN_COLUMNS, "runs")
+
+
+@runs_app.command("get")
+def runs_get(run_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt) -> None:
+    """Show one run."""
+    run = _call(server, api_key, "GET", f"/v1/runs/{run_id}")
+    _emit(
+        run,
+        output,
+        ["id", "status", "result", "error", "stdout", "duration_ms"] if output == "text" else None,
+    )
+
+
+@runs_app.command("cancel")
+def runs_cancel(run_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt) -> None:
+    """Cancel a run (queued: never starts; running: stopped within a second)."""
+    run = _call(server, api_key, "POST", f"/v1/runs/{run_id}/cancel")
+    _emit(run, output, ["id", "status", "cancel_requested"] if output == "text" else None)
+
+
+@runs_app.command("logs")
+def runs_logs(
+    run_id: str,
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep following until the run ends."),
+    after: int = typer.Option(0, help="Start after this event id."),
+    server: str = ServerOpt,
+    api_key: str = KeyOpt,
+    output: str = OutputOpt,
+) -> None:
+    """Print a run's output and events (``-f`` follows live)."""
+    try:
+        with DaemonClient(server, api_key) as client:
+            for event in client.events(run_id, after, follow=follow):
+                if output == "json":
+                    sys.stdout.write(json.dumps(event) + "\n")
+                else:
+                    _print_event(event)
+                sys.stdout.flush()
+    except LLMSpellError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+def _print_event(event: dict[str, Any]) -> None:
+    kind, data = event.get("event"), event.get("data") or {}
+    if kind == "stdout":
+        sys.stdout.write(data.get("text", ""))
+    elif kind == "log":
+        sys.stderr.write(f"[{data.get('level', 'info')}] {data.get('message', '')}\n")
+    elif kind in ("tool", "agent"):
+        sys.stderr.write(f"[{kind}] {data.get('name', '')} {data.get('status', '')}\n")
+    elif kind == "error":
+        sys.stderr.write(f"{data.get('code')}: {data.get('message')}\n")
+    elif kind == "result" and data.get("result") is not None:
+        value = data["result"]
+        sys.stdout.write((value if isinstance(value, str) else json.dumps(value)) + "\n")
+    elif kind == "end":
+        sys.stderr.write(f"-- run ended: {data.get('status')}\n")
+
+
+@scripts_app.command("push")
+def scripts_push(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Script file."),
+    name: str = typer.Option(None, help="Script name (default: the file name without extension)."),
+    description: str = typer.Option("", help="Description."),
+    engine: str = typer.Option("lua", help="Script engine."),
+    server: str = ServerOpt,
+    api_key: str = KeyOpt,
+    output: str = OutputOpt,
+) -> None:
+    """Store a new version of a script (syntax-checked by the daemon)."""
+    body = {
+        "name": name or file.stem,
+        "code": file.read_text(encoding="utf-8"),
+        "engine": engine,
+        "description": description,
+    }
+    script = _call(server, api_key, "POST", "/v1/scripts", json=body)
+    _emit(script, output, ["name", "version", "engine", "created_at"] if output == "text" else None)
+
+
+@scripts_app.command("list")
+def scripts_list(server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt) -> None:
+    """List stored scripts (latest versions)."""
+    page = _call(server, api_key, "GET", "/v1/scripts", params={"limit": 1000})
+    _emit(page["items"], output, ["name", "version", "engine", "description", "created_at"], "scripts")
+
+
+@scripts_app.command("get")
+def scripts_get(
+    name: str,
+    version: int = typer.Option(None, help="Version (default latest)."),
+    server: str = ServerOpt,
+    api_key: str = KeyOpt,
+) -> None:
+    """Print a stored script's code."""
+    script = _call(
+        server, api_key, "GET", f"/v1/scripts/{name}", params={"version": version} if version else {}
+    )
+    sys.stdout.write(script["code"] + ("" if script["code"].endswith("\n") else "\n"))
+
+
+@scripts_app.command("delete")
+def scripts_delete(name: str, server: str = ServerOpt, api_key: str = KeyOpt) -> None:
+    """Delete every version of a script."""
+    _call(server, api_key, "DELETE", f"/v1/scripts/{name}")
+    sys.stdout.write(f"deleted {name}\n")
+
+
+_SCHEDULE_COLUMNS = [
+    "id",
+    "name",
+    "script",
+    "cron",
+    "interval_s",
+    "timezone",
+    "overlap",
+    "enabled",
+    "last_fire_time",
+]
+
+
+@schedules_app.command("create")
+def schedules_create(
+    name: str,
+    script: str = typer.Option(..., help="Stored script to run."),
+    cron: str = typer.Option(None, help="Cron expression (5 fields, or 6 with seconds first)."),
+    interval: float = typer.Option(None, "--interval", help="Fire every N seconds."),
+    timezone: str = typer.Option("UTC", help="IANA timezone of the cron expression."),
+    overlap: str = typer.Option("skip", help="skip | queue | cancel_previous."),
+    catchup_window: float = typer.Option(
+        0.0, "--catchup-window", help="Seconds within which a missed fire still runs."
+    ),
+    args: str = typer.Option(None, "--args", help="Script args as JSON (list or object)."),
+    server: str = ServerOpt,
+    api_key: str = KeyOpt,
+    output: str = OutputOpt,
+) -> None:
+    """Create a schedule of a stored script."""
+    body: dict[str, Any] = {
+        "name": name,
+        "script": script,
+        "cron": cron,
+        "interval_s": interval,
+        "timezone": timezone,
+        "overlap": overlap,
+        "catchup_window_s": catchup_window,
+    }
+    if args:
+        try:
+            body["args"] = json.loads(args)
+        except json.JSONDecodeError as exc:
+            fail(f"--args is not valid JSON: {exc.msg}")
+    schedule = _call(server, api_key, "POST", "/v1/schedules", json=body)
+    _emit(schedule, output, _SCHEDULE_COLUMNS if output == "text" else None)
+
+
+@schedules_app.command("list")
+def schedules_list(server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt) -> None:
+    """List schedules."""
+    page = _call(server, api_key, "GET", "/v1/schedules")
+    _emit(page["items"], output, _SCHEDULE_COLUMNS, "schedules")
+
+
+def _schedule_action(action: str, help_text: str) -> None:
+    def command(
+        schedule_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt
+    ) -> None:
+        result = _call(server, api_key, "POST", f"/v1/schedules/{schedule_id}/{action}")
+        _emit(
+            result,
+            output,
+            (["id", "status"] if action == "trigger" else _SCHEDULE_COLUMNS) if output == "text" else None,
+        )
+
+    command.__doc__ = help_text
+    schedules_app.command(action)(command)
+
+
+_schedule_action("pause", "Stop firing a schedule.")
+_schedule_action("resume", "Resume firing a schedule.")
+_schedule_action("trigger", "Fire a schedule now.")
+
+
+@schedules_app.command("delete")
+def schedules_delete(schedule_id: str, server: str = ServerOpt, api_key: str = KeyOpt) -> None:
+    """Delete a schedule (its runs stay)."""
+    _call(server, api_key, "DELETE", f"/v1/schedules/{schedule_id}")
+    sys.stdout.write(f"deleted {schedule_id}\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(runs_app, name="runs")
+    app.add_typer(scripts_app, name="scripts")
+    app.add_typer(schedules_app, name="schedules")
