@@ -44,7 +44,9 @@ RUN_DURATION = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0),
 )
 RUNS_QUEUED = Gauge("llmspell_runs_queued", "Runs waiting in the queue (all replicas).")
-SCHEDULE_FIRES = Counter("llmspell_schedule_fires_total", "Schedule fires decided here, by result.", ["result"])
+SCHEDULE_FIRES = Counter(
+    "llmspell_schedule_fires_total", "Schedule fires decided here, by result.", ["result"]
+)
 LLM_TOKENS = Counter("llmspell_llm_tokens_total", "LLM tokens used.", ["model", "kind"])
 LLM_COST = Counter("llmspell_llm_cost_usd_total", "LLM cost in USD (known prices only).", ["model"])
 CIRCUIT_BREAKER_STATE = Gauge(
@@ -55,4 +57,10 @@ HTTP_REQUEST_DURATION = Histogram(
     "REST request latency.",
     ["method", "route", "status"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+)
+GRPC_REQUEST_DURATION = Histogram(
+    "llmspell_grpc_request_duration_seconds",
+    "gRPC request latency (streams: until the last message), by full method and status code.",
+    ["method", "code"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0),
 )

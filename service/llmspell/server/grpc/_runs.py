@@ -55,12 +55,13 @@ def run_request(request: runs_pb2.CreateRunRequest, context: grpc.aio.ServicerCo
 
 
 def run_to_message(record: Mapping[str, Any]) -> runs_pb2.Run:
-    """A run record as a ``Run`` (a nested ``script: {name, version}`` is flattened)."""
+    """A run record as a ``Run`` (a nested ``script: {name, version, engine}`` is flattened)."""
     script = record.get("script")
     if isinstance(script, Mapping):
         record = {
             "script_name": script.get("name"),
             "script_version": script.get("version"),
+            "engine": script.get("engine"),
             **{key: value for key, value in record.items() if key != "script"},
         }
     return record_to_message(record, runs_pb2.Run())

@@ -15,8 +15,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1._async import HealthServicer
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from ...core.errors import ConfigError
@@ -47,7 +46,7 @@ _SERVICERS: tuple[tuple[Callable[[Any, grpc.aio.Server], None], type[Servicer]],
 
 @dataclass(frozen=True, slots=True)
 class _Started:
-    health: HealthServicer
+    health_servicer: health.aio.HealthServicer
     port: int
 
 
@@ -90,13 +89,13 @@ async def start_grpc_server(
     for add_to_server, servicer in _SERVICERS:
         add_to_server(servicer(control, auth), server)
 
-    health = HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     reflection.enable_server_reflection((*SERVICE_NAMES, health_name, reflection.SERVICE_NAME), server)
 
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    problem = f"cannot bind the gRPC server to {address}; is the port taken? Set server.grpc_port to a free one"
+    problem = f"cannot bind the gRPC server to {address} (port taken?); set server.grpc_port to a free port"
     try:
         bound = server.add_insecure_port(address)
     except RuntimeError as exc:
@@ -104,7 +103,7 @@ async def start_grpc_server(
     if bound == 0:
         raise ConfigError(problem)
     await server.start()
-    _STARTED[server] = _Started(health=health, port=bound)
+    _STARTED[server] = _Started(health_servicer=health_servicer, port=bound)
     await set_serving(server, True)
     return server
 
@@ -124,7 +123,7 @@ async def set_serving(server: grpc.aio.Server, serving: bool) -> None:
         raise ConfigError("this gRPC server was not started by start_grpc_server")
     status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
     for service in ("", *SERVICE_NAMES):
-        await started.health.set(service, status)
+        await started.health_servicer.set(service, status)
 
 
 async def stop_grpc_server(server: grpc.aio.Server, grace: float | None = 5.0) -> None:

@@ -39,7 +39,7 @@ class CreateRunRequest(_message.Message):
     def __init__(self, script: _Optional[_Union[ScriptRef, _Mapping]] = ..., args: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., session_id: _Optional[str] = ..., timeout_s: _Optional[float] = ..., webhook: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ("id", "status", "script_name", "script_version", "engine", "args", "session_id", "schedule_id", "fire_time", "timeout_s", "metadata", "webhook", "result", "stdout", "error", "usage", "cost", "duration_ms", "created_at", "started_at", "finished_at", "attempts", "code")
+    __slots__ = ("id", "status", "script_name", "script_version", "engine", "args", "session_id", "schedule_id", "fire_time", "timeout_s", "metadata", "webhook", "result", "stdout", "error", "usage", "cost", "duration_ms", "created_at", "started_at", "finished_at", "attempts", "code", "cancel_requested")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     SCRIPT_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,7 @@ class Run(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: str
     script_name: str
@@ -86,7 +87,8 @@ class Run(_message.Message):
     finished_at: str
     attempts: int
     code: str
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., script_name: _Optional[str] = ..., script_version: _Optional[int] = ..., engine: _Optional[str] = ..., args: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., session_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., fire_time: _Optional[str] = ..., timeout_s: _Optional[float] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., webhook: _Optional[str] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., stdout: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.ErrorInfo, _Mapping]] = ..., usage: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., cost: _Optional[float] = ..., duration_ms: _Optional[float] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., attempts: _Optional[int] = ..., code: _Optional[str] = ...) -> None: ...
+    cancel_requested: bool
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., script_name: _Optional[str] = ..., script_version: _Optional[int] = ..., engine: _Optional[str] = ..., args: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., session_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., fire_time: _Optional[str] = ..., timeout_s: _Optional[float] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., webhook: _Optional[str] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., stdout: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.ErrorInfo, _Mapping]] = ..., usage: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., cost: _Optional[float] = ..., duration_ms: _Optional[float] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., attempts: _Optional[int] = ..., code: _Optional[str] = ..., cancel_requested: _Optional[bool] = ...) -> None: ...
 
 class RunEvent(_message.Message):
     __slots__ = ("run_id", "id", "event", "data")

@@ -1,0 +1,400 @@
+"""The LLM agent: a chat model, a system prompt, tools and a conversation memory.
+
+``execute`` runs the tool-calling loop: the model answers, the tool calls it asks for run
+(concurrently when there are several), their results go back as tool messages, and so on
+until the model answers with text. The loop is bounded by ``max_tool_calls``
+(``LimitExceeded``), the agent's ``timeout_s`` and the run's deadline (``Timeout``) and
+the run's cancel token (``Cancelled``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..core.abc import Agent, AgentState
+from ..core.errors import Cancelled, ConfigError, LimitExceeded, Timeout, ValidationError
+from ..core.types import AgentInput, AgentOutput, ToolCallRecord, Usage
+from ..providers.abc import ChatMessage, ChatModel, ChatRequest, ChatResponse, ToolSpec
+from ..providers.capabilities import capabilities_for
+from ..providers.pricing import cost_usd
+from ..providers.spec import ModelSpec, parse_model_spec
+from ._conversation import offered_tools, trim_history, user_message
+from ._tools import run_tool_calls
+
+if TYPE_CHECKING:
+    from ..core.config import Settings
+    from ..core.context import ExecutionContext
+    from .abc import ToolProvider
+
+__all__ = ["AgentConfig", "LLMAgent"]
+
+T = TypeVar("T")
+
+_OVERRIDES = ("temperature", "max_tokens", "response_format")
+
+
+def _positive_int(value: Any, name: str, *, minimum: int) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValidationError(
+            f"{name} must be an integer >= {minimum}, got {value!r}", details={"field": name}
+        )
+    return value
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AgentConfig:
+    """How an agent is built.
+
+    Attributes:
+        name: the agent's name.
+        model: a model spec (``provider/model``, see :func:`~llmspell.providers.parse_model_spec`).
+        system_prompt: the first message of every conversation.
+        temperature: sampling temperature (0-2), or None for the provider's default.
+        max_tokens: answer length cap, or None.
+        base_url: endpoint override for this agent.
+        api_key: key override for this agent (never shown in ``repr``).
+        tools: names of the tools the model may call.
+        max_tool_calls: tool calls allowed in one ``execute``.
+        timeout_s: wall-clock bound of one ``execute`` (the run's deadline also applies).
+        memory_limit: conversation messages kept (system prompt not counted); None keeps all.
+        response_format: passed to the provider as is (e.g. ``{"type": "json_object"}``).
+    """
+
+    name: str
+    model: str
+    system_prompt: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    tools: tuple[str, ...] = ()
+    max_tool_calls: int = 16
+    timeout_s: float | None = None
+    memory_limit: int | None = 100
+    response_format: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValidationError("agent name must be a non-empty string", details={"field": "name"})
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ValidationError(
+                "agent model must be a spec such as 'openai/gpt-4o-mini'", details={"field": "model"}
+            )
+        if isinstance(self.tools, str) or not all(isinstance(name, str) for name in self.tools):
+            raise ValidationError("agent tools must be a list of tool names", details={"field": "tools"})
+        object.__setattr__(self, "tools", tuple(self.tools))
+        if self.temperature is not None and not 0 <= float(self.temperature) <= 2:
+            raise ValidationError("temperature must be between 0 and 2", details={"field": "temperature"})
+        if self.max_tokens is not None:
+            object.__setattr__(self, "max_tokens", _positive_int(self.max_tokens, "max_tokens", minimum=1))
+        object.__setattr__(
+            self, "max_tool_calls", _positive_int(self.max_tool_calls, "max_tool_calls", minimum=0)
+        )
+        if self.memory_limit is not None:
+            object.__setattr__(
+                self, "memory_limit", _positive_int(self.memory_limit, "memory_limit", minimum=1)
+            )
+        if self.timeout_s is not None and not float(self.timeout_s) > 0:
+            raise ValidationError(
+                "timeout must be a positive number of seconds", details={"field": "timeout_s"}
+            )
+
+
+@dataclass(slots=True)
+class _Run:
+    """One ``execute``/``stream`` call in progress."""
+
+    messages: list[ChatMessage]
+    turn: list[ChatMessage]
+    tools: tuple[ToolSpec, ...]
+    by_wire: dict[str, str]
+    deadline: float | None
+    overrides: dict[str, Any]
+    started: float = field(default_factory=time.monotonic)
+    usage: Usage = field(default_factory=Usage)
+    records: list[ToolCallRecord] = field(default_factory=list)
+    llm_calls: int = 0
+    last: ChatResponse | None = None
+
+
+class LLMAgent(Agent):
+    """An agent backed by a chat model.
+
+    Args:
+        config: the agent's configuration.
+        tools: where ``config.tools`` are looked up and invoked.
+        settings: configuration for model-spec resolution and prices (default: the
+            process settings).
+        model: a ready chat model (default: the one ``config.model`` names).
+
+    Raises:
+        ConfigError: the model spec is wrong.
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        tools: ToolProvider | None = None,
+        settings: Settings | None = None,
+        model: ChatModel | None = None,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self._settings = settings
+        self.spec: ModelSpec = (
+            model.spec
+            if model is not None
+            else parse_model_spec(config.model, settings, base_url=config.base_url, api_key=config.api_key)
+        )
+        self._model = model
+        self._tools = tools
+        self._history: list[ChatMessage] = []
+        self._state: AgentState = "uninitialized" if model is None else "ready"
+        self._running = 0
+        self.last_output: AgentOutput | None = None
+
+    # ------------------------------------------------------------------ introspection
+
+    @property
+    def state(self) -> AgentState:
+        return self._state
+
+    @property
+    def chat_model(self) -> ChatModel:
+        """The chat model (created on first use)."""
+        if self._model is None:
+            from ..providers.registry import get_chat_model
+
+            self._model = get_chat_model(self.spec)
+            if self._state == "uninitialized":
+                self._state = "ready"
+        return self._model
+
+    def capabilities(self) -> list[str]:
+        """The model's capability names (``streaming``, ``tools``, ``vision``, ``json_schema``)."""
+        if self._model is not None:
+            return self._model.capabilities.names()
+        return capabilities_for(self.spec.type, self.spec.model).names()
+
+    def history(self) -> list[dict[str, Any]]:
+        """The conversation as chat messages, system prompt first."""
+        return [message.to_wire() for message in self._prefix() + self._history]
+
+    def reset(self) -> None:
+        """Forget the conversation (the configuration stays)."""
+        self._history = []
+        if self._state == "error":
+            self._state = "ready"
+
+    def terminate(self) -> None:
+        """Refuse further work; ``state`` becomes ``terminated``."""
+        self._state = "terminated"
+        self._history = []
+
+    def _prefix(self) -> list[ChatMessage]:
+        prompt = self.config.system_prompt
+        return [ChatMessage(role="system", content=prompt)] if prompt else []
+
+    # ------------------------------------------------------------------ running
+
+    async def execute(self, request: AgentInput, ctx: ExecutionContext) -> AgentOutput:
+        """Answer ``request``, running the tools the model asks for.
+
+        Raises:
+            ProviderError: the provider failed after retries.
+            LimitExceeded: the model asked for more than ``max_tool_calls`` tool calls.
+            Timeout: ``timeout_s`` or the run's deadline passed.
+            Cancelled: the run was cancelled.
+            ValidationError: the input cannot go to this model (e.g. images, no vision).
+        """
+        run = self._begin(request, ctx)
+        try:
+            while True:
+                response = await self._guard(self.chat_model.complete(self._chat_request(run)), ctx, run)
+                if not await self._after_answer(run, response, ctx):
+                    return self._finish(run)
+        except BaseException:
+            self._end(failed=True)
+            raise
+
+    async def stream(self, request: AgentInput, ctx: ExecutionContext) -> AsyncIterator[str]:
+        """Yield the answer's text deltas; tool calls run between model rounds.
+
+        The complete :class:`AgentOutput` is in :attr:`last_output` once the iteration ends.
+        Raises as :meth:`execute`.
+        """
+        run = self._begin(request, ctx)
+        try:
+            while True:
+                chunks = self.chat_model.stream(self._chat_request(run))
+                response: ChatResponse | None = None
+                try:
+                    while response is None:
+                        chunk = await self._guard(anext(chunks), ctx, run)
+                        if chunk.kind == "text":
+                            yield chunk.text
+                        else:
+                            response = chunk.response
+                finally:
+                    await chunks.aclose()
+                if response is None or not await self._after_answer(run, response, ctx):
+                    self.last_output = self._finish(run)
+                    return
+        except GeneratorExit:
+            self._end(failed=False)
+            raise
+        except BaseException:
+            self._end(failed=True)
+            raise
+
+    def _begin(self, request: AgentInput, ctx: ExecutionContext) -> _Run:
+        if self._state == "terminated":
+            raise ValidationError(f"agent {self.name!r} was terminated: create a new agent")
+        ctx.check()
+        model = self.chat_model
+        message = user_message(request, model.capabilities, self.spec.label)
+        tools: tuple[ToolSpec, ...] = ()
+        by_wire: dict[str, str] = {}
+        if self.config.tools:
+            if self._tools is None:
+                raise ConfigError(f"agent {self.name!r} lists tools but was given no tool registry")
+            tools, by_wire = offered_tools(self.config.tools, self._tools)
+        deadline = ctx.deadline
+        if self.config.timeout_s is not None:
+            own = time.monotonic() + float(self.config.timeout_s)
+            deadline = own if deadline is None else min(deadline, own)
+        overrides = {key: request.parameters[key] for key in _OVERRIDES if key in request.parameters}
+        self._running += 1
+        self._state = "running"
+        return _Run(
+            messages=[*self._prefix(), *self._history, message],
+            turn=[message],
+            tools=tools,
+            by_wire=by_wire,
+            deadline=deadline,
+            overrides=overrides,
+        )
+
+    def _chat_request(self, run: _Run) -> ChatRequest:
+        config, overrides = self.config, run.overrides
+        return ChatRequest(
+            messages=tuple(run.messages),
+            tools=run.tools,
+            temperature=overrides.get("temperature", config.temperature),
+            max_tokens=overrides.get("max_tokens", config.max_tokens),
+            response_format=overrides.get("response_format", config.response_format),
+            deadline=run.deadline,
+        )
+
+    async def _after_answer(self, run: _Run, response: ChatResponse, ctx: ExecutionContext) -> bool:
+        """Account for one answer; run its tool calls. True when the model must be asked again."""
+        run.llm_calls += 1
+        run.last = response
+        if response.usage is not None:
+            run.usage.add(
+                Usage(
+                    prompt_tokens=response.usage.prompt_tokens,
+                    completion_tokens=response.usage.completion_tokens,
+                )
+            )
+        answer = response.message()
+        run.messages.append(answer)
+        run.turn.append(answer)
+        if not response.tool_calls:
+            return False
+        limit = self.config.max_tool_calls
+        if len(run.records) + len(response.tool_calls) > limit:
+            raise LimitExceeded(
+                f"agent {self.name!r} reached its limit of {limit} tool calls in one request: raise "
+                "max_tool_calls or ask for less",
+                details={"limit": limit, "agent": self.name, "tool_calls": len(run.records)},
+            )
+        results = await self._guard(
+            run_tool_calls(response.tool_calls, run.by_wire, self._tools, ctx), ctx, run
+        )
+        for record, message in results:
+            run.records.append(record)
+            run.messages.append(message)
+            run.turn.append(message)
+        return True
+
+    def _finish(self, run: _Run) -> AgentOutput:
+        self._history = trim_history([*self._history, *run.turn], self.config.memory_limit)
+        self._end(failed=False)
+        last = run.last
+        usage = run.usage
+        cost = cost_usd(
+            self.spec.provider, self.spec.model, usage.prompt_tokens, usage.completion_tokens, self._settings
+        )
+        output = AgentOutput(
+            text=last.text if last is not None else "",
+            tool_calls=run.records,
+            usage=usage,
+            cost=cost,
+            model=self.spec.label,
+            finish_reason=last.finish_reason if last is not None else None,
+            metadata={
+                "agent": self.name,
+                "provider": self.spec.provider,
+                "llm_calls": run.llm_calls,
+                "duration_ms": round((time.monotonic() - run.started) * 1000, 3),
+            },
+        )
+        self.last_output = output
+        return output
+
+    def _end(self, *, failed: bool) -> None:
+        self._running = max(0, self._running - 1)
+        if self._state == "terminated":
+            return
+        if failed:
+            self._state = "error"
+        elif self._running == 0:
+            self._state = "ready"
+
+    async def _guard(self, awaitable: Awaitable[T], ctx: ExecutionContext, run: _Run) -> T:
+        """Await ``awaitable`` unless the deadline passes or the run is cancelled first."""
+        ctx.check()
+        remaining = None if run.deadline is None else run.deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise self._timeout(ctx)
+        task = asyncio.ensure_future(awaitable)
+        loop = asyncio.get_running_loop()
+
+        def on_cancel() -> None:
+            loop.call_soon_threadsafe(task.cancel)
+
+        remove = ctx.cancel_token.add_callback(on_cancel)
+        try:
+            done, _ = await asyncio.wait((task,), timeout=remaining)
+            if not done:
+                task.cancel()
+                await asyncio.wait((task,))
+                raise self._timeout(ctx)
+            if task.cancelled() and ctx.cancel_token.cancelled:
+                raise Cancelled(ctx.cancel_token.reason or f"agent {self.name!r} was cancelled")
+            return task.result()
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.wait((task,))
+            raise
+        finally:
+            remove()
+
+    def _timeout(self, ctx: ExecutionContext) -> Timeout:
+        if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
+            return Timeout(
+                f"run deadline reached while agent {self.name!r} was working", details={"agent": self.name}
+            )
+        return Timeout(
+            f"agent {self.name!r} did not finish within its timeout of {self.config.timeout_s}s: raise the "
+            "agent's timeout or ask for less",
+            details={"agent": self.name, "timeout_s": self.config.timeout_s},
+        )

@@ -1,0 +1,1 @@
+"""Alembic migration scripts of the llmspell schema (run them with ``llmspell db upgrade``)."""

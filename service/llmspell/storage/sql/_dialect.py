@@ -1,0 +1,41 @@
+"""What differs between the SQL backends, behind one small interface."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from sqlalchemy import Connection, Select, Table
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+__all__ = ["Dialect"]
+
+
+class Dialect(ABC):
+    """Engine set-up and the few statements that differ per database."""
+
+    name: str
+    #: True when the database allows one writer at a time (the store then queues writes
+    #: in-process instead of letting connections spin on the database lock).
+    single_writer: bool = False
+
+    @abstractmethod
+    def create_engine(self, url: str) -> AsyncEngine:
+        """An engine for ``url`` with this backend's connection set-up."""
+
+    @abstractmethod
+    def insert(self, table: Table) -> Any:
+        """An INSERT that supports ``on_conflict_do_nothing(index_elements=...)``."""
+
+    @abstractmethod
+    def lock_queued(self, query: Select[Any]) -> Select[Any]:
+        """``query`` selecting queued runs to claim, made safe against concurrent claimers."""
+
+    @abstractmethod
+    async def lock_key(self, connection: AsyncConnection, key: str) -> None:
+        """Hold a lock named ``key`` until the current transaction ends (serialises writers
+        that derive a value from existing rows, like the next script version)."""
+
+    @abstractmethod
+    def lock_for_migration(self, connection: Connection) -> None:
+        """Serialise concurrent migrations of the same database (inside the transaction)."""

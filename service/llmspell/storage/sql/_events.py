@@ -1,0 +1,53 @@
+"""Run events on SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from ...core.errors import ValidationError
+from ..abc import EventRepository
+from ..records import RunEventRecord
+from ._db import Database, utcnow
+from ._tables import run_events
+
+__all__ = ["SQLEventRepository"]
+
+
+class SQLEventRepository(EventRepository):
+    """:class:`EventRepository` over the ``run_events`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def append(self, run_id: str, events: Sequence[tuple[int, str, Any]]) -> None:
+        if not events:
+            return
+        now = utcnow()
+        rows = []
+        for seq, kind, data in events:
+            if seq < 1:
+                raise ValidationError(f"event seq starts at 1, got {seq}")
+            rows.append({"run_id": run_id, "seq": seq, "type": kind, "data": data, "created_at": now})
+        async with self._db.write() as conn:
+            await conn.execute(insert(run_events), rows)
+
+    async def list(self, run_id: str, after_seq: int = 0, limit: int = 1000) -> list[RunEventRecord]:
+        if limit < 1:
+            raise ValidationError(f"limit must be at least 1, got {limit}")
+        query = (
+            select(run_events)
+            .where(run_events.c.run_id == run_id, run_events.c.seq > after_seq)
+            .order_by(run_events.c.seq)
+            .limit(limit)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [RunEventRecord(**row._mapping) for row in rows]
+
+    async def last_seq(self, run_id: str) -> int:
+        query = select(func.coalesce(func.max(run_events.c.seq), 0)).where(run_events.c.run_id == run_id)
+        async with self._db.read() as conn:
+            return int(await conn.scalar(query) or 0)

@@ -1,0 +1,300 @@
+"""Runs and the run queue on SQL."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ...core.errors import NotFound, ValidationError
+from ..abc import RunRepository
+from ..records import RUN_STATUSES, TERMINAL_RUN_STATUSES, RunRecord, RunSpec, RunStatus
+from ._db import Database, new_id, utcnow
+from ._dialect import Dialect
+from ._pages import check_limit, decode_time_cursor, encode_cursor
+from ._tables import runs
+
+__all__ = ["SQLRunRepository", "insert_run", "run_record"]
+
+_RUNNING = runs.c.status == "running"
+
+
+def run_record(row: Row[Any]) -> RunRecord:
+    """A :class:`RunRecord` from a ``runs`` row."""
+    values = dict(row._mapping)
+    values["metadata"] = values["metadata"] or {}
+    return RunRecord(**values)
+
+
+def _check_spec(spec: RunSpec) -> None:
+    if not spec.engine:
+        raise ValidationError("run engine must not be empty (e.g. 'lua')")
+    if spec.max_attempts < 1:
+        raise ValidationError(f"max_attempts must be at least 1, got {spec.max_attempts}")
+    if spec.timeout_s is not None and spec.timeout_s <= 0:
+        raise ValidationError(f"timeout_s must be positive, got {spec.timeout_s}")
+    if spec.idempotency_key is not None and not 1 <= len(spec.idempotency_key) <= 255:
+        raise ValidationError("idempotency key must be 1 to 255 characters")
+
+
+async def insert_run(conn: AsyncConnection, dialect: Dialect, spec: RunSpec) -> RunRecord:
+    """Insert a queued run inside the caller's transaction (or find its idempotent twin)."""
+    _check_spec(spec)
+    values = {
+        "id": new_id(),
+        "status": "queued",
+        "script_name": spec.script_name,
+        "script_version": spec.script_version,
+        "engine": spec.engine,
+        "code": spec.code,
+        "args": spec.args,
+        "session_id": spec.session_id,
+        "schedule_id": spec.schedule_id,
+        "fire_time": spec.fire_time,
+        "timeout_s": spec.timeout_s,
+        "metadata": dict(spec.metadata or {}),
+        "webhook": spec.webhook,
+        "idempotency_key": spec.idempotency_key,
+        "created_at": utcnow(),
+        "attempts": 0,
+        "max_attempts": spec.max_attempts,
+        "cancel_requested": False,
+    }
+    statement = dialect.insert(runs).values(values)
+    if spec.idempotency_key is not None:
+        # Losers of a concurrent race wait for the winner's commit, insert nothing, then read it.
+        statement = statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
+    row = (await conn.execute(statement.returning(*runs.c))).first()
+    if row is None:
+        query = select(runs).where(runs.c.idempotency_key == spec.idempotency_key)
+        row = (await conn.execute(query)).one()
+    return run_record(row)
+
+
+def _lease_lost_error(now: datetime) -> dict[str, Any]:
+    return {
+        "code": "INTERNAL",
+        "message": "the worker running this run stopped renewing its lease (it probably died) "
+        "and the run has used all its attempts; raise max_attempts to retry such runs",
+        "details": {"reason": "lease_expired", "recovered_at": now.isoformat()},
+    }
+
+
+class SQLRunRepository(RunRepository):
+    """:class:`RunRepository` over the ``runs`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, spec: RunSpec) -> RunRecord:
+        async with self._db.write() as conn:
+            return await insert_run(conn, self._db.dialect, spec)
+
+    async def get(self, run_id: str) -> RunRecord:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
+        if row is None:
+            raise NotFound.named("run", run_id)
+        return run_record(row)
+
+    async def list(
+        self,
+        *,
+        status: RunStatus | Sequence[RunStatus] | None = None,
+        script: str | None = None,
+        schedule_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[RunRecord], str | None]:
+        check_limit(limit)
+        query = select(runs)
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            unknown = set(statuses) - set(RUN_STATUSES)
+            if unknown:
+                raise ValidationError(f"unknown run status {sorted(unknown)[0]!r}; use one of {RUN_STATUSES}")
+            query = query.where(runs.c.status.in_(statuses))
+        if script is not None:
+            query = query.where(runs.c.script_name == script)
+        if schedule_id is not None:
+            query = query.where(runs.c.schedule_id == schedule_id)
+        if cursor is not None:
+            stamp, after_id = decode_time_cursor(cursor)
+            query = query.where(
+                or_(runs.c.created_at < stamp, and_(runs.c.created_at == stamp, runs.c.id < after_id))
+            )
+        query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit + 1)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        records = [run_record(row) for row in rows[:limit]]
+        last = records[-1] if records else None
+        next_cursor = encode_cursor(last.created_at, last.id) if last and len(rows) > limit else None
+        return records, next_cursor
+
+    async def claim(self, worker_id: str, limit: int, lease_s: float) -> builtins.list[RunRecord]:
+        if limit <= 0:
+            return []
+        now = utcnow()
+        oldest = self._db.dialect.lock_queued(
+            select(runs.c.id)
+            .where(runs.c.status == "queued")
+            .order_by(runs.c.created_at, runs.c.id)
+            .limit(limit)
+        )
+        # MATERIALIZED: evaluated once. As a plain IN-subquery, Postgres may rescan it per
+        # row, and each rescan (skipping rows this very statement locked) claims more runs.
+        picked = oldest.cte("picked").prefix_with("MATERIALIZED")
+        statement = (
+            update(runs)
+            .where(runs.c.id.in_(select(picked.c.id)), runs.c.status == "queued")
+            .values(
+                status="running",
+                worker_id=worker_id,
+                attempts=runs.c.attempts + 1,
+                started_at=now,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+            )
+            .returning(*runs.c)
+        )
+        async with self._db.write() as conn:
+            rows = (await conn.execute(statement)).all()
+        return sorted((run_record(row) for row in rows), key=lambda r: (r.created_at, r.id))
+
+    async def renew_leases(self, worker_id: str, run_ids: Sequence[str], lease_s: float) -> set[str]:
+        if not run_ids:
+            return set()
+        statement = (
+            update(runs)
+            .where(runs.c.id.in_(list(run_ids)), runs.c.worker_id == worker_id, _RUNNING)
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
+            .returning(runs.c.id)
+        )
+        async with self._db.write() as conn:
+            return set((await conn.execute(statement)).scalars())
+
+    async def finish(
+        self,
+        run_id: str,
+        worker_id: str,
+        status: RunStatus,
+        *,
+        result: Any = None,
+        stdout: str | None = None,
+        error: dict[str, Any] | None = None,
+        usage: dict[str, Any] | None = None,
+        duration_ms: float | None = None,
+    ) -> bool:
+        if status not in TERMINAL_RUN_STATUSES:
+            raise ValidationError(f"a run finishes as one of {TERMINAL_RUN_STATUSES}, not {status!r}")
+        statement = (
+            update(runs)
+            .where(runs.c.id == run_id, runs.c.worker_id == worker_id, _RUNNING)
+            .values(
+                status=status,
+                result=result,
+                stdout=stdout,
+                error=error,
+                usage=usage,
+                duration_ms=duration_ms,
+                finished_at=utcnow(),
+                lease_expires_at=None,
+            )
+            .returning(runs.c.id)
+        )
+        async with self._db.write() as conn:
+            return (await conn.execute(statement)).first() is not None
+
+    async def request_cancel(self, run_id: str) -> RunRecord:
+        now = utcnow()
+        cancel_queued = (
+            update(runs)
+            .where(runs.c.id == run_id, runs.c.status == "queued")
+            .values(
+                status="cancelled",
+                cancel_requested=True,
+                finished_at=now,
+                error={"code": "CANCELLED", "message": "cancelled before it started", "details": {}},
+            )
+            .returning(*runs.c)
+        )
+        flag_running = (
+            update(runs).where(runs.c.id == run_id, _RUNNING).values(cancel_requested=True).returning(*runs.c)
+        )
+        async with self._db.write() as conn:
+            row = (await conn.execute(cancel_queued)).first()
+            if row is None:
+                row = (await conn.execute(flag_running)).first()
+            if row is None:
+                row = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
+        if row is None:
+            raise NotFound.named("run", run_id)
+        return run_record(row)
+
+    async def cancel_requested_ids(self, run_ids: Sequence[str]) -> set[str]:
+        if not run_ids:
+            return set()
+        query = select(runs.c.id).where(runs.c.id.in_(list(run_ids)), _RUNNING, runs.c.cancel_requested)
+        async with self._db.read() as conn:
+            return set((await conn.execute(query)).scalars())
+
+    async def recover_expired(self, now: datetime) -> tuple[builtins.list[str], builtins.list[str]]:
+        expired = and_(_RUNNING, runs.c.lease_expires_at < now)
+        finished_as_cancelled = (
+            update(runs)
+            .where(expired, runs.c.cancel_requested)
+            .values(
+                status="cancelled",
+                finished_at=now,
+                lease_expires_at=None,
+                error={"code": "CANCELLED", "message": "cancelled; its worker stopped", "details": {}},
+            )
+            .returning(runs.c.id)
+        )
+        requeue = (
+            update(runs)
+            .where(expired, runs.c.attempts < runs.c.max_attempts)
+            .values(status="queued", worker_id=None, started_at=None, lease_expires_at=None)
+            .returning(runs.c.id)
+        )
+        fail = (
+            update(runs)
+            .where(expired)
+            .values(status="failed", finished_at=now, lease_expires_at=None, error=_lease_lost_error(now))
+            .returning(runs.c.id)
+        )
+        async with self._db.write() as conn:
+            finished = list((await conn.execute(finished_as_cancelled)).scalars())
+            requeued = list((await conn.execute(requeue)).scalars())
+            finished += (await conn.execute(fail)).scalars()
+        return sorted(requeued), sorted(finished)
+
+    async def release(self, worker_id: str, run_ids: Sequence[str]) -> builtins.list[str]:
+        if not run_ids:
+            return []
+        statement = (
+            update(runs)
+            .where(runs.c.id.in_(list(run_ids)), runs.c.worker_id == worker_id, _RUNNING)
+            .values(
+                status="queued",
+                worker_id=None,
+                started_at=None,
+                lease_expires_at=None,
+                attempts=runs.c.attempts - 1,
+            )
+            .returning(runs.c.id)
+        )
+        async with self._db.write() as conn:
+            return sorted((await conn.execute(statement)).scalars())
+
+    async def count_by_status(self) -> dict[RunStatus, int]:
+        query = select(runs.c.status, func.count()).group_by(runs.c.status)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        counts: dict[RunStatus, int] = dict.fromkeys(RUN_STATUSES, 0)
+        for status, count in rows:
+            counts[status] = int(count)
+        return counts

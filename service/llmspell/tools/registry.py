@@ -1,0 +1,446 @@
+"""The tool registry: lookup by name, parameter validation, timeouts and the result envelope.
+
+Built-in tools come from the static table in :mod:`llmspell.tools.builtin` and are imported
+on first use; third-party tools come from the ``llmspell.tools`` entry-point group, read the
+first time a name is not found or the whole catalogue is listed. Creating the default
+registry therefore imports nothing heavy.
+
+Parameters are validated with validators compiled once per tool (fastjsonschema, draft 7).
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import re
+import threading
+import time
+import types
+from collections.abc import Callable, Coroutine, Generator, Mapping
+from typing import Any
+
+from ..core.abc import Tool
+from ..core.context import ExecutionContext
+from ..core.errors import (
+    ConfigError,
+    Conflict,
+    LLMSpellError,
+    NotFound,
+    Timeout,
+    ToolError,
+    ValidationError,
+)
+from .base import NAME_PATTERN, ToolOutput
+from .envelope import envelope
+
+__all__ = ["ENTRY_POINT_GROUP", "ToolRegistry", "canonical_name", "default_registry"]
+
+ENTRY_POINT_GROUP = "llmspell.tools"
+
+Validator = Callable[[Any], Any]
+
+
+def canonical_name(name: str) -> str:
+    """The kebab-case form of a tool name (``file_operations`` → ``file-operations``)."""
+    return name.replace("_", "-")
+
+
+class ToolRegistry:
+    """A set of tools addressed by kebab-case name (snake_case aliases accepted).
+
+    Args:
+        lazy: name → ``"module:Class"`` of tools imported and instantiated on first use.
+        entry_point_group: also load tools from this entry-point group, on demand.
+        parent: a registry consulted for names this one does not hold (per-run overlays,
+            e.g. tools a script registers, sit on top of the process-wide registry).
+
+    The registry is safe to use from several threads; tools themselves must be stateless
+    or guard their own state.
+    """
+
+    def __init__(
+        self,
+        *,
+        lazy: Mapping[str, str] | None = None,
+        entry_point_group: str | None = None,
+        parent: ToolRegistry | None = None,
+    ) -> None:
+        self._tools: dict[str, Tool] = {}
+        self._lazy: dict[str, str] = dict(lazy or {})
+        self._entry_point_group = entry_point_group
+        self._entry_points_loaded = entry_point_group is None
+        self._parent = parent
+        self._validators: dict[str, tuple[Tool, Validator]] = {}
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ registration
+
+    def register(self, tool: Tool, *, replace: bool = False) -> None:
+        """Add ``tool`` under its ``name``.
+
+        Raises:
+            ValidationError: the name is not kebab-case or the schema is not an object schema.
+            Conflict: a tool of that name exists and ``replace`` is false.
+        """
+        name = getattr(tool, "name", None)
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            raise ValidationError(
+                f"tool name {name!r} must be lower-case kebab-case, like 'my-tool'", details={"field": "name"}
+            )
+        schema = getattr(tool, "schema", None)
+        if not isinstance(schema, Mapping) or schema.get("type") != "object":
+            raise ValidationError(
+                f"tool {name!r} needs a JSON Schema with type 'object' for its parameters",
+                details={"field": "schema", "tool": name},
+            )
+        with self._lock:
+            if not replace and (name in self._tools or name in self._lazy):
+                raise Conflict(
+                    f"a tool named {name!r} is already registered; pass replace=True to override it",
+                    details={"tool": name},
+                )
+            self._lazy.pop(name, None)
+            self._tools[name] = tool
+            self._validators.pop(name, None)
+
+    def unregister(self, name: str) -> None:
+        """Remove a tool of this registry (not of its parent); ``NotFound`` when absent."""
+        key = canonical_name(name)
+        with self._lock:
+            if self._tools.pop(key, None) is None and self._lazy.pop(key, None) is None:
+                raise NotFound.named("tool", name)
+            self._validators.pop(key, None)
+
+    # ------------------------------------------------------------------ lookup
+
+    def find(self, name: str) -> Tool | None:
+        """The tool called ``name`` (kebab-case or snake_case), or None."""
+        key = canonical_name(name)
+        tool = self._tools.get(key)
+        if tool is not None:
+            return tool
+        if key in self._lazy:
+            return self._load_lazy(key)
+        if not self._entry_points_loaded:
+            self._load_entry_points()
+            if key in self._tools or key in self._lazy:
+                return self.find(key)
+        return self._parent.find(key) if self._parent is not None else None
+
+    def get(self, name: str) -> Tool:
+        """The tool called ``name``; raises ``NotFound`` ("No tool named 'x'")."""
+        tool = self.find(name)
+        if tool is None:
+            raise NotFound.named("tool", name)
+        return tool
+
+    def exists(self, name: str) -> bool:
+        """True when a tool called ``name`` is registered (does not import it)."""
+        key = canonical_name(name)
+        if key in self._tools or key in self._lazy:
+            return True
+        if not self._entry_points_loaded:
+            self._load_entry_points()
+            if key in self._tools or key in self._lazy:
+                return True
+        return self._parent.exists(key) if self._parent is not None else False
+
+    def names(self) -> builtins.list[str]:
+        """Every registered name, sorted, without importing any tool."""
+        self._load_entry_points()
+        own = set(self._tools) | set(self._lazy)
+        if self._parent is not None:
+            own |= set(self._parent.names())
+        return sorted(own)
+
+    def list(self, category: str | None = None) -> builtins.list[Tool]:
+        """Every tool (optionally of one category), sorted by name."""
+        tools = [self.get(name) for name in self.names()]
+        if category is not None:
+            tools = [tool for tool in tools if tool.category == category]
+        return tools
+
+    def categories(self) -> builtins.list[str]:
+        """The categories of the registered tools, sorted."""
+        return sorted({tool.category for tool in self.list()})
+
+    def search(self, text: str) -> builtins.list[Tool]:
+        """Tools whose name, category or description contain every word of ``text``.
+
+        Results are ranked: matches in the name first, then the category, then the description.
+        """
+        words = [word for word in re.split(r"\s+", text.lower().strip()) if word]
+        scored: builtins.list[tuple[int, str, Tool]] = []
+        for tool in self.list():
+            fields = (
+                tool.name,
+                canonical_name(tool.name).replace("-", " "),
+                tool.category,
+                tool.description.lower(),
+            )
+            score = 0
+            for word in words:
+                if word in fields[0] or word in fields[1]:
+                    score += 3
+                elif word in fields[2]:
+                    score += 2
+                elif word in fields[3]:
+                    score += 1
+                else:
+                    break
+            else:
+                scored.append((-score, tool.name, tool))
+        return [tool for _, _, tool in sorted(scored, key=lambda item: item[:2])]
+
+    # ------------------------------------------------------------------ invocation
+
+    async def invoke(
+        self, name: str, params: Mapping[str, Any] | None, ctx: ExecutionContext
+    ) -> dict[str, Any]:
+        """Validate ``params``, run the tool under its timeout and return the success envelope.
+
+        Raises:
+            NotFound: no such tool.
+            ValidationError: ``params`` do not match the schema (``details.field`` names the field).
+            Timeout: the tool's ``timeout_s`` or the run's deadline passed.
+            Cancelled: the run was cancelled.
+            LLMSpellError: whatever the tool raised; foreign exceptions become ``ToolError``.
+        """
+        tool = self.get(name)
+        started = time.perf_counter()
+        status = "cancelled"  # kept when the task is cancelled (a BaseException)
+        try:
+            output = await self._run(tool, params, ctx)
+            status = "success"
+        except LLMSpellError as exc:
+            status = exc.code.lower()
+            raise
+        finally:
+            _record(tool.name, status, time.perf_counter() - started)
+        metadata = {"tool": tool.name, "duration_ms": round((time.perf_counter() - started) * 1000.0, 3)}
+        if isinstance(output, ToolOutput):
+            if output.metadata:
+                metadata = {**output.metadata, **metadata}
+            return envelope(
+                success=True,
+                operation=output.operation,
+                result=output.result,
+                message=output.message,
+                metadata=metadata,
+            )
+        return envelope(success=True, result=output, metadata=metadata)
+
+    async def invoke_envelope(
+        self, name: str, params: Mapping[str, Any] | None, ctx: ExecutionContext
+    ) -> dict[str, Any]:
+        """Like :meth:`invoke`, but a failure comes back as ``{success: false, error: {...}}``.
+
+        ``Cancelled`` is still raised: it stops the run rather than describing the tool.
+        """
+        try:
+            return await self.invoke(name, params, ctx)
+        except LLMSpellError as exc:
+            if exc.code == "CANCELLED":
+                raise
+            operation = params.get("operation") if isinstance(params, Mapping) else None
+            return envelope(
+                success=False,
+                operation=operation if isinstance(operation, str) else None,
+                message=exc.message,
+                error=exc.to_dict(),
+                metadata={"tool": canonical_name(name)},
+            )
+
+    def validate(self, name: str, params: Any) -> None:
+        """Check ``params`` against the schema of tool ``name``; raises ``ValidationError``."""
+        tool = self.get(name)
+        self._validate(tool, params)
+
+    async def _run(self, tool: Tool, params: Mapping[str, Any] | None, ctx: ExecutionContext) -> Any:
+        import asyncio  # already loaded by whoever awaits this; kept off the import path
+
+        ctx.check()
+        params = {} if params is None else params
+        self._validate(tool, params)
+        limit = tool.timeout_s
+        remaining = ctx.remaining()
+        if remaining is not None and remaining < limit:
+            limit = remaining
+        coro = tool.invoke(dict(params), ctx)
+        scope: asyncio.Timeout | None = None
+        try:
+            # Step the coroutine once by hand: most tools (calculator, text...) finish without
+            # ever suspending, and a timer could not interrupt them anyway, so they skip the
+            # cost of arming one. A tool that suspends continues under the timeout.
+            try:
+                pending = coro.send(None)
+            except StopIteration as stop:
+                return stop.value
+            async with asyncio.timeout(limit) as scope:
+                return await _resume(coro, pending)
+        except TimeoutError as exc:
+            if scope is None or not scope.expired():
+                raise ToolError(
+                    f"{tool.name} failed: operation timed out", details={"tool": tool.name}
+                ) from exc
+            ctx.check()  # the run's deadline, if that is what passed
+            raise Timeout(
+                f"tool {tool.name!r} exceeded its {limit:g}s timeout; try a smaller input",
+                details={"tool": tool.name, "timeout_s": limit},
+            ) from exc
+        except LLMSpellError:
+            raise
+        except Exception as exc:
+            raise ToolError(f"{tool.name} failed: {exc}", details={"tool": tool.name}) from exc
+        finally:
+            coro.close()
+
+    def _validate(self, tool: Tool, params: Any) -> None:
+        entry = self._validators.get(tool.name)
+        if entry is None or entry[0] is not tool:
+            entry = (tool, _compile(tool))
+            self._validators[tool.name] = entry
+        if not isinstance(params, Mapping):
+            raise ValidationError(
+                f"parameters of {tool.name!r} must be an object, not {type(params).__name__}",
+                details={"tool": tool.name, "field": ""},
+            )
+        try:
+            entry[1](params)
+        except Exception as exc:
+            raise _validation_error(tool, exc) from None
+
+    # ------------------------------------------------------------------ loading
+
+    def _load_lazy(self, key: str) -> Tool:
+        with self._lock:
+            tool = self._tools.get(key)
+            if tool is not None:
+                return tool
+            spec = self._lazy[key]
+            module_name, _, attr = spec.partition(":")
+            try:
+                cls = getattr(importlib.import_module(module_name), attr)
+            except (ImportError, AttributeError) as exc:
+                raise ConfigError(
+                    f"tool {key!r} cannot be loaded from {spec!r}: {exc}; reinstall llmspell",
+                    details={"tool": key},
+                ) from exc
+            tool = cls()
+            if not isinstance(tool, Tool):
+                raise ConfigError(f"{spec!r} is not a Tool class")
+            if tool.name != key:
+                raise ConfigError(f"tool class {spec!r} is named {tool.name!r}, but registered as {key!r}")
+            self._tools[key] = tool
+            del self._lazy[key]
+            return tool
+
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        with self._lock:
+            if self._entry_points_loaded:
+                return
+            self._entry_points_loaded = True
+            from importlib.metadata import entry_points  # ~50 ms; only when needed
+
+            assert self._entry_point_group is not None
+            for ep in entry_points(group=self._entry_point_group):
+                try:
+                    obj = ep.load()
+                except Exception as exc:
+                    raise ConfigError(
+                        f"third-party tool entry point {ep.name!r} ({ep.value}) failed to load: {exc}; "
+                        "fix or uninstall the package that provides it",
+                    ) from exc
+                tool = obj() if isinstance(obj, type) else obj
+                if not isinstance(tool, Tool):
+                    raise ConfigError(f"entry point {ep.name!r} ({ep.value}) does not provide a Tool")
+                if tool.name not in self._tools and tool.name not in self._lazy:
+                    self.register(tool)
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], pending: Any) -> Generator[Any, Any, Any]:
+    """Finish a coroutine already stepped once, exactly as ``await`` would have."""
+    while True:
+        try:
+            sent = yield pending
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            try:
+                pending = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                pending = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+def _compile(tool: Tool) -> Validator:
+    import fastjsonschema  # ~20 ms, once, at the first validation
+
+    try:
+        validator: Validator = fastjsonschema.compile(dict(tool.schema), use_default=False)
+    except fastjsonschema.JsonSchemaDefinitionException as exc:
+        raise ConfigError(f"tool {tool.name!r} has an invalid parameter schema: {exc}") from exc
+    return validator
+
+
+def _validation_error(tool: Tool, exc: Exception) -> ValidationError:
+    path = builtins.list(getattr(exc, "path", ["data"]))[1:]
+    rule = getattr(exc, "rule", None)
+    definition = getattr(exc, "rule_definition", None)
+    value = getattr(exc, "value", None)
+    where = ".".join(str(p) for p in path)
+    if rule == "required" and isinstance(value, Mapping) and isinstance(definition, builtins.list):
+        missing = [key for key in definition if key not in value]
+        field = ".".join([*map(str, path), missing[0]]) if missing else where
+        message = f"{tool.name}: missing required parameter {field!r}"
+    elif rule == "additionalProperties" and isinstance(value, Mapping):
+        properties = getattr(exc, "definition", {}).get("properties", {})
+        unknown = sorted(str(key) for key in value if key not in properties)
+        field = ".".join([*map(str, path), unknown[0]]) if unknown else where
+        allowed = ", ".join(sorted(properties)) or "none"
+        message = f"{tool.name}: unknown parameter {field!r} (allowed: {allowed})"
+    else:
+        field = where
+        text = str(getattr(exc, "message", exc))
+        if text.startswith("data"):
+            text = "params" + text[4:]
+        message = f"{tool.name}: invalid parameter {field!r}: {text}" if field else f"{tool.name}: {text}"
+    return ValidationError(message, details={"tool": tool.name, "field": field, "rule": rule})
+
+
+_METRIC_CHILDREN: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def _record(tool: str, status: str, seconds: float) -> None:
+    children = _METRIC_CHILDREN.get((tool, status))
+    if children is None:
+        from ..core.metrics import TOOL_DURATION, TOOL_INVOCATIONS  # prometheus_client: lazy
+
+        children = (TOOL_INVOCATIONS.labels(tool=tool, status=status), TOOL_DURATION.labels(tool=tool))
+        _METRIC_CHILDREN[(tool, status)] = children
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+_DEFAULT: ToolRegistry | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_registry() -> ToolRegistry:
+    """The process-wide registry: every built-in tool plus the ``llmspell.tools`` entry points."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        with _DEFAULT_LOCK:
+            if _DEFAULT is None:
+                from .builtin import BUILTIN_TOOLS
+
+                _DEFAULT = ToolRegistry(lazy=BUILTIN_TOOLS, entry_point_group=ENTRY_POINT_GROUP)
+    return _DEFAULT

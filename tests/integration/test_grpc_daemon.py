@@ -1,0 +1,118 @@
+"""The gRPC face of a real ``llmspell serve`` (SQLite, no API keys), through the generated stubs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from fakes.daemon import Daemon, start_daemon
+from google.protobuf import json_format, struct_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from llmspell.server.grpc.gen.llmspell.v1 import (
+    runs_pb2,
+    runs_pb2_grpc,
+    schedules_pb2,
+    schedules_pb2_grpc,
+    scripts_pb2,
+    scripts_pb2_grpc,
+    tools_pb2,
+    tools_pb2_grpc,
+)
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    running = start_daemon(Path(tmp_path_factory.mktemp("grpc-daemon")))
+    yield running
+    assert running.stop() == 0, running.log()
+
+
+@pytest.fixture
+async def channel(daemon: Daemon) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{daemon.grpc_port}") as opened:
+        yield opened
+
+
+def _dict(message: object) -> dict[str, object]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)  # type: ignore[arg-type]
+
+
+def _inline(code: str) -> runs_pb2.CreateRunRequest:
+    return runs_pb2.CreateRunRequest(script=runs_pb2.ScriptRef(code=code, engine="lua"))
+
+
+async def test_health(channel: grpc.aio.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    answer = await health.Check(health_pb2.HealthCheckRequest(service="llmspell.v1.Runs"))
+    assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_wait_stream_events_get(channel: grpc.aio.Channel, daemon: Daemon) -> None:
+    runs = runs_pb2_grpc.RunsStub(channel)
+    done = await runs.Wait(_inline("print('hi') return {n = 1 + 1}"), timeout=30)
+    assert done.status == "succeeded", daemon.log()
+    assert _dict(done)["result"] == {"n": 2.0} and done.stdout == "hi\n"
+
+    failed = await runs.Wait(_inline("error('boom')"), timeout=30)
+    assert failed.status == "failed" and "boom" in failed.error.message
+
+    events = [event async for event in runs.Stream(_inline("print('streamed') return 7"), timeout=30)]
+    assert events[-1].event == "end" and [e.id for e in events] == list(range(1, len(events) + 1))
+    assert any(e.event == "stdout" for e in events)
+    run_id = events[0].run_id
+
+    replay = [e async for e in runs.Events(runs_pb2.RunEventsRequest(run_id=run_id, after=1), timeout=30)]
+    assert [e.id for e in replay] == [e.id for e in events[1:]]
+
+    got = await runs.Get(runs_pb2.GetRunRequest(id=run_id), timeout=30)
+    assert (got.status, got.engine, _dict(got)["result"]) == ("succeeded", "lua", 7.0)
+    assert got.created_at and got.finished_at
+    listed = await runs.List(runs_pb2.ListRunsRequest(limit=2), timeout=30)
+    assert listed.items[0].id == run_id and listed.HasField("next_cursor")
+
+
+async def test_scripts_and_schedules(channel: grpc.aio.Channel) -> None:
+    scripts = scripts_pb2_grpc.ScriptsStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await scripts.Put(scripts_pb2.PutScriptRequest(name="broken", code="return ("), timeout=30)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    trailing = dict(bad.value.trailing_metadata() or ())
+    assert trailing["llmspell-error-code"] == "VALIDATION"
+    assert json.loads(trailing["llmspell-error-details"])["line"] == 1
+
+    stored = await scripts.Put(scripts_pb2.PutScriptRequest(name="grpc-job", code="return 5"), timeout=30)
+    assert (stored.name, stored.version, stored.engine) == ("grpc-job", 1, "lua")
+    assert (await scripts.Get(scripts_pb2.GetScriptRequest(name="grpc-job"), timeout=30)).code == "return 5"
+
+    schedules = schedules_pb2_grpc.SchedulesStub(channel)
+    created = await schedules.Create(
+        schedules_pb2.ScheduleSpec(name="grpc-every-hour", script="grpc-job", interval_s=3600, enabled=False),
+        timeout=30,
+    )
+    assert (created.script, created.interval_s, created.enabled) == ("grpc-job", 3600.0, False)
+    ident = schedules_pb2.ScheduleIdRequest(id=created.id)
+    run = await schedules.Trigger(ident, timeout=30)
+    assert run.schedule_id == created.id and run.script_name == "grpc-job"
+    fired = await schedules.Runs(schedules_pb2.ScheduleRunsRequest(id=created.id), timeout=30)
+    assert [r.id for r in fired.items] == [run.id]
+    await schedules.Delete(ident, timeout=30)
+    await scripts.Delete(scripts_pb2.DeleteScriptRequest(name="grpc-job"), timeout=30)
+    with pytest.raises(grpc.aio.AioRpcError) as gone:
+        await scripts.Get(scripts_pb2.GetScriptRequest(name="grpc-job"), timeout=30)
+    assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_tools(channel: grpc.aio.Channel) -> None:
+    tools = tools_pb2_grpc.ToolsStub(channel)
+    listed = await tools.List(tools_pb2.ListToolsRequest(), timeout=30)
+    names = {t.name for t in listed.items}
+    assert "calculator" in names
+    info = await tools.Get(tools_pb2.GetToolRequest(name="calculator"), timeout=30)
+    assert _dict(info)["schema"]["type"] == "object"  # type: ignore[index]
+    params = json_format.ParseDict({"input": "2 * 21"}, struct_pb2.Struct())
+    result = await tools.Invoke(tools_pb2.InvokeToolRequest(name="calculator", params=params), timeout=30)
+    assert result.success, result
+    assert json.dumps(_dict(result)["result"]).find("42") >= 0
