@@ -16,6 +16,7 @@ _GROUPS: list[str] = [
     "config_cmd",
     "service_cmd",
     "providers_cmd",
+    "tool_cmd",
 ]
 
 

@@ -102,13 +102,19 @@ async def serve(settings: Settings, *, migrate: bool = True, ready_file: str | N
         try:
             await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
             log.info("shutting down: no new requests, finishing running runs")
+            if grpc_server is not None:
+                from .grpc import set_serving
+
+                await set_serving(grpc_server, False)
             http.should_exit = True
             await serving
         finally:
             stopping.cancel()
             refresher.cancel()
             if grpc_server is not None:
-                await grpc_server.stop(grace=min(5.0, server_cfg.shutdown_grace_s))
+                from .grpc import stop_grpc_server
+
+                await stop_grpc_server(grpc_server, min(5.0, server_cfg.shutdown_grace_s))
 
 
 class _Server(uvicorn.Server):

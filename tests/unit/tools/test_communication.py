@@ -239,6 +239,8 @@ async def test_refusals(
         await registry.invoke("email-sender", {"to": "a@b.c", "body": "x"}, ctx)
     with pytest.raises(ConfigError, match="LLMSPELL_SMTP_HOST"):
         await registry.invoke("email-sender", {"to": "a@b.c", "subject": "s", "body": "x"}, ctx)
+    with pytest.raises(ConfigError, match="plain connection"):
+        await registry.invoke("email-sender", {**base, "smtp_host": "mail.example.org", "username": "u"}, ctx)
     with pytest.raises(ToolError, match="cannot reach"):
         await registry.invoke("email-sender", {**base, "smtp_port": free_port()}, ctx)
     assert box.envelopes == []

@@ -35,7 +35,7 @@ def registry() -> ToolRegistry:
 
 
 async def watch_while(
-    registry: ToolRegistry, ctx: ExecutionContext, params: dict[str, Any], change: Callable[[int], None]
+    registry: ToolRegistry, ctx: ExecutionContext, params: dict[str, Any], change: Callable[[int], object]
 ) -> dict[str, Any]:
     """Run the watcher and keep making changes until it reports (bounded by a deadline)."""
     task = asyncio.create_task(registry.invoke("file-watcher", params, ctx))

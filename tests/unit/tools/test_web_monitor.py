@@ -114,7 +114,7 @@ async def test_file_store_survives_the_process_store(
     other = web_registry()
     again = await other.invoke("webpage-monitor", {"url": url, "store": "file"}, ctx)
     assert again["result"]["state"] == "changed"
-    custom = await check(registry, ctx, url, store="file", state_path="monitors/one.json")
+    custom = await check(registry, ctx, url, state_path="monitors/one.json")  # implies store="file"
     assert custom["state"] == "first" and (root / "monitors" / "one.json").is_file()
     (root / "monitors" / "one.json").write_text("{not json")
     with pytest.raises(ToolError, match="reset=true"):
@@ -139,6 +139,10 @@ async def test_schema_violations(registry: ToolRegistry, ctx: ExecutionContext, 
         await registry.invoke("webpage-monitor", {"url": web.url("/page"), "store": "redis"}, ctx)
     with pytest.raises(ValidationError):
         await registry.invoke("webpage-monitor", {"url": web.url("/page"), "context_lines": -1}, ctx)
+    with pytest.raises(ValidationError, match="state_path needs store='file'"):
+        await registry.invoke(
+            "webpage-monitor", {"url": web.url("/page"), "store": "memory", "state_path": "x.json"}, ctx
+        )
 
 
 async def test_sandbox_refusals(

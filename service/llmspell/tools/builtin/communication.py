@@ -27,6 +27,7 @@ from llmspell.tools.sandbox import check_size, check_url, resolve_path
 __all__ = ["EmailSenderTool", "SmtpSettings", "setting"]
 
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "plain": 25}
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def setting(params: dict[str, Any], key: str, env: str) -> Any:
@@ -56,6 +57,10 @@ class SmtpSettings:
         self.username: str | None = setting(params, "username", "LLMSPELL_SMTP_USERNAME")
         self.password: str | None = setting(params, "password", "LLMSPELL_SMTP_PASSWORD")
         self.verify_tls: bool = params.get("verify_tls", True)
+        if self.username and self.security == "plain" and self.host not in _LOOPBACK:
+            raise ConfigError(
+                "refusing to send SMTP credentials over a plain connection; use starttls or ssl"
+            )
 
 
 def _check_header(name: str, value: str) -> str:
@@ -221,8 +226,6 @@ def _send(
             client.starttls(context=_tls_context(smtp.verify_tls, ca_file))
             client.ehlo()
         if smtp.username:
-            if smtp.security == "plain" and smtp.host not in ("127.0.0.1", "localhost", "::1"):
-                raise ToolError("refusing to send credentials over a plain connection; use starttls or ssl")
             client.login(smtp.username, smtp.password or "")
         refused = client.send_message(message, to_addrs=recipients)
     return dict(refused)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspell.core.context import ExecutionContext
-from llmspell.core.errors import ToolError
+from llmspell.core.errors import ToolError, ValidationError
 from llmspell.tools.base import BaseTool, ToolOutput
 from llmspell.tools.builtin.web_common import (
     HEADERS_SCHEMA,
@@ -122,9 +122,17 @@ class WebpageMonitorTool(BaseTool):
             "url": {"type": "string", "minLength": 1},
             "selector": {"type": "string", "minLength": 1, "description": "Only watch this CSS selection."},
             "mode": {"type": "string", "enum": ["text", "html", "raw"], "default": "text"},
-            "store": {"type": "string", "enum": ["memory", "file"], "default": "memory"},
+            "store": {
+                "type": "string",
+                "enum": ["memory", "file"],
+                "description": "Where the previous snapshot is kept (default memory; file with state_path).",
+            },
             "state_path": {"type": "string", "minLength": 1, "description": "State file (store='file')."},
-            "ignore_whitespace": {"type": "boolean", "default": False},
+            "ignore_whitespace": {
+                "type": "boolean",
+                "default": False,
+                "description": "Compare with all whitespace removed (like diff -w).",
+            },
             "context_lines": {"type": "integer", "minimum": 0, "maximum": 50, "default": 3},
             "max_diff_lines": {"type": "integer", "minimum": 1, "default": 500},
             "reset": {"type": "boolean", "default": False, "description": "Forget the previous snapshot."},
@@ -141,7 +149,10 @@ class WebpageMonitorTool(BaseTool):
         mode = params.get("mode", "text")
         selector = params.get("selector")
         key = hashlib.sha256(json.dumps([url, selector, mode]).encode()).hexdigest()
-        state_file = self._state_file(params, key, ctx) if params.get("store") == "file" else None
+        store = params.get("store") or ("file" if params.get("state_path") else "memory")
+        if store == "memory" and params.get("state_path"):
+            raise ValidationError("state_path needs store='file'", details={"field": "state_path"})
+        state_file = self._state_file(params, key, ctx) if store == "file" else None
         if params.get("reset"):
             await self._forget(key, state_file)
         result = await fetch(

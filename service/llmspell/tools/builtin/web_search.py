@@ -29,7 +29,7 @@ import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from llmspell.core.context import ExecutionContext
@@ -42,6 +42,9 @@ from llmspell.core.errors import (
 )
 from llmspell.tools.base import BaseTool, ToolOutput
 from llmspell.tools.builtin.web_common import TIMEOUT_SCHEMA, fetch, lower_headers, open_http, request_timeout
+
+if TYPE_CHECKING:
+    from llmspell.tools.sandbox import SafeHttp
 
 __all__ = [
     "DEFAULT_ORDER",
@@ -279,12 +282,13 @@ class DuckDuckGoProvider(SearchProvider):
 
 def _unwrap_ddg(href: str) -> str:
     # Result links go through DuckDuckGo's redirector: //duckduckgo.com/l/?uddg=<target>.
-    parts = urlsplit(href if "://" in href else "https:" + href if href.startswith("//") else href)
+    absolute = "https:" + href if href.startswith("//") else href
+    parts = urlsplit(absolute)
     if parts.path.startswith("/l/"):
         target = parse_qs(parts.query).get("uddg")
         if target:
             return target[0]
-    return href if "://" in href else parts.geturl()
+    return absolute
 
 
 PROVIDERS: dict[str, SearchProvider] = {
@@ -396,21 +400,7 @@ class WebSearcherTool(BaseTool):
                     attempts.append({"provider": name, "skipped": reason})
                     continue
                 try:
-                    request = provider.build(query, count, settings)
-                    result = await fetch(
-                        ctx,
-                        request.method,
-                        request.url,
-                        timeout_s=timeout,
-                        headers=request.headers,
-                        content=request.body,
-                        http=http,
-                    )
-                    if result.status >= 400 or result.status == 202:
-                        raise self._http_error(
-                            name, result.status, result.content, lower_headers(result.headers)
-                        )
-                    hits = await self.run_blocking(provider.parse, result.content, settings)
+                    hits = await self._ask(provider, query, count, settings, ctx, http, timeout)
                 except Cancelled:
                     raise
                 except LLMSpellError as exc:
@@ -438,6 +428,32 @@ class WebSearcherTool(BaseTool):
             raise failures[0]
         summary = "; ".join(f"{a['provider']}: {a['error']['message']}" for a in attempts if "error" in a)
         raise ToolError(f"every search provider failed: {summary}", details={"attempts": attempts})
+
+    async def _ask(
+        self,
+        provider: SearchProvider,
+        query: str,
+        count: int,
+        settings: ProviderSettings,
+        ctx: ExecutionContext,
+        http: SafeHttp,
+        timeout: float,
+    ) -> list[dict[str, str]]:
+        request = provider.build(query, count, settings)
+        result = await fetch(
+            ctx,
+            request.method,
+            request.url,
+            timeout_s=timeout,
+            headers=request.headers,
+            content=request.body,
+            http=http,
+        )
+        if result.status >= 400 or result.status == 202:
+            raise self._http_error(
+                provider.name, result.status, result.content, lower_headers(result.headers)
+            )
+        return await self.run_blocking(provider.parse, result.content, settings)
 
     @staticmethod
     def _http_error(name: str, status: int, body: bytes, headers: dict[str, str]) -> ToolError:
