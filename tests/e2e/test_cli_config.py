@@ -194,11 +194,13 @@ def test_init_writes_a_commented_file_with_every_setting(cli: Cli) -> None:
 def test_init_defaults_uncommented_equal_the_real_defaults(cli: Cli) -> None:
     assert cli("config", "init", "--path", "sub/dir/llmspell.toml").returncode == 0
     text = (cli.cwd / "sub/dir/llmspell.toml").read_text()
-    uncommented = "\n".join(
-        line[2:] if re.match(r"^# [a-z_]+ = ", line) and "unset by default" not in line else line
-        for line in text.splitlines()
-    )
-    data = tomllib.loads(uncommented)
+    lines, in_example = [], False
+    for line in text.splitlines():
+        in_example = line.startswith("# [") or (in_example and not line.startswith("["))
+        setting = re.match(r"^# [a-z_]+ = ", line) and "unset by default" not in line
+        lines.append(line[2:] if setting and not in_example else line)
+    data = tomllib.loads("\n".join(lines))
+    assert data["server"] and data["limits"] and data["default_provider"]
     defaults = Settings.model_construct().model_dump(mode="json")
     for key, value in data.items():
         if isinstance(value, dict):

@@ -57,7 +57,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
 
 def _load_limits(timeout: float | None, memory_mb: int | None) -> tuple[Any, Any]:
     """Limits and sandbox policy: from configuration only when a config source exists."""
-    from ..core.config import config_sources_present
+    from ..core.config_files import config_sources_present
     from ..core.context import Limits, SandboxPolicy
 
     limits, policy = Limits(), SandboxPolicy(file_roots=(str(Path.cwd().resolve()),))

@@ -23,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .config_files import config_file_path, config_sources_present
 from .context import Limits, SandboxPolicy
 from .errors import ConfigError
 
@@ -39,27 +40,6 @@ __all__ = [
 ]
 
 _DEFAULT_LIMITS = Limits()
-
-
-def config_file_path() -> Path | None:
-    """The configuration file in effect, or None when there is none."""
-    explicit = os.environ.get("LLMSPELL_CONFIG")
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"LLMSPELL_CONFIG names {explicit!r}, which is not a file")
-        return path
-    for candidate in (Path("llmspell.toml"), Path.home() / ".config" / "llmspell" / "llmspell.toml"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def config_sources_present() -> bool:
-    """True when a config file or any ``LLMSPELL_*`` variable could change the defaults."""
-    if any(key.startswith("LLMSPELL_") for key in os.environ):
-        return True
-    return config_file_path() is not None
 
 
 class ProviderConfig(BaseModel):
