@@ -62,7 +62,9 @@ def env_without_llmspell(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_daemon(data_dir: Path, *, env: dict[str, str] | None = None, timeout: float = 30) -> tuple[subprocess.Popen[bytes], str, float]:
+def start_daemon(
+    data_dir: Path, *, env: dict[str, str] | None = None, timeout: float = 30
+) -> tuple[subprocess.Popen[bytes], str, float]:
     """Start ``llmspell serve``; returns (process, url, seconds until /ready answered 200)."""
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -70,7 +72,10 @@ def start_daemon(data_dir: Path, *, env: dict[str, str] | None = None, timeout: 
     started = time.perf_counter()
     process = subprocess.Popen(
         [LLMSPELL, "serve", "--port", str(port), "--grpc-port", "0"],
-        env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(data_dir),
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=str(data_dir),
     )
     url = f"http://127.0.0.1:{port}"
     deadline = started + timeout
@@ -92,7 +97,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-async def closed_loop(url: str, path: str, body: Any, *, clients: int, seconds: float) -> tuple[int, list[float]]:
+async def closed_loop(
+    url: str, path: str, body: Any, *, clients: int, seconds: float
+) -> tuple[int, list[float]]:
     """``clients`` concurrent clients POSTing for ``seconds``; returns (count, latencies in ms)."""
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)

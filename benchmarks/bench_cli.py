@@ -34,7 +34,9 @@ def measure(argv: list[str]) -> tuple[float, float]:
 
 
 def main() -> None:
-    subprocess.run([LLMSPELL, "run", "examples/hello.lua"], cwd=ROOT, check=True, capture_output=True)  # warm caches
+    subprocess.run(
+        [LLMSPELL, "run", "examples/hello.lua"], cwd=ROOT, check=True, capture_output=True
+    )  # warm caches
     python_wall, python_rss = measure([sys.executable, "-c", "pass"])
     hello_wall, hello_rss = measure([LLMSPELL, "run", "examples/hello.lua"])
     table(

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 from _common import (
-
     closed_loop,
     env_without_llmspell,
     free_port,
@@ -34,16 +33,30 @@ def bench_startup(tmp: Path) -> None:
         process, _url, ready_s = start_daemon(tmp / f"start-{i}")
         times.append(ready_s * 1000)
         stop(process)
-    table("Daemon start to /ready (SQLite)", ["runs", "median ms", "max ms", "target"],
-          [[len(times), median(times), max(times), "<= 1000 ms"]])
+    table(
+        "Daemon start to /ready (SQLite)",
+        ["runs", "median ms", "max ms", "target"],
+        [[len(times), median(times), max(times), "<= 1000 ms"]],
+    )
 
 
 def bench_wait(tmp: Path) -> None:
     process, url, _ = start_daemon(tmp / "wait")
     port = free_port()
     bare = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"], cwd=str(Path(__file__).parent), env=env_without_llmspell(),
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=str(Path(__file__).parent),
+        env=env_without_llmspell(),
     )
     try:
         deadline = time.time() + 15
@@ -79,7 +92,6 @@ def main() -> None:
         tmp = Path(tmp_dir)
         bench_startup(tmp)
         bench_wait(tmp)
-
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ import asyncio
 import time
 
 from _common import table
-
 from llmspell.core.context import ExecutionContext, Limits
 from llmspell.runtime.runner import execute_script
 from llmspell.scripting.api.surface import ScriptEnv

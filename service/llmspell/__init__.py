@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 __all__ = ["__version__", "arun", "run"]
 
 
-async def arun(source: str, *, engine: str = "lua", args: list[str] | None = None, **options: Any) -> RunOutcome:
+async def arun(
+    source: str, *, engine: str = "lua", args: list[str] | None = None, **options: Any
+) -> RunOutcome:
     """Run script ``source`` and return its outcome (errors are in ``outcome.error``)."""
     from .runtime.runner import execute_script
 

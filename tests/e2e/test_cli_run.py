@@ -16,10 +16,17 @@ LLMSPELL = str(Path(sys.executable).with_name("llmspell"))
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def llmspell(*args: str, timeout: float = 30, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def llmspell(
+    *args: str, timeout: float = 30, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
     return subprocess.run(
-        [LLMSPELL, *args], capture_output=True, text=True, timeout=timeout, env={**base, **(env or {})}, cwd=ROOT
+        [LLMSPELL, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**base, **(env or {})},
+        cwd=ROOT,
     )
 
 
@@ -80,7 +87,10 @@ def test_memory_limit() -> None:
 def test_sigint_exits_130() -> None:
     with subprocess.Popen(
         [LLMSPELL, "exec", 'print("started") while true do end', "--timeout", "30"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     ) as process:
         assert process.stdout is not None and process.stderr is not None
         assert process.stdout.readline().strip() == "started"
@@ -91,7 +101,7 @@ def test_sigint_exits_130() -> None:
 
 def test_args_reach_the_script() -> None:
     done = llmspell(
-        "exec", 'return {ARGS[0], ARGS[1], ARGS.k, ARGS.flag, arg[1]}', "--", "pos", "--k", "v", "--flag"
+        "exec", "return {ARGS[0], ARGS[1], ARGS.k, ARGS.flag, arg[1]}", "--", "pos", "--k", "v", "--flag"
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["exec", "pos", "v", "true", "pos"]
@@ -101,7 +111,10 @@ def test_args_reach_the_script() -> None:
     ("args", "message"),
     [
         (["run", "missing.lua"], "cannot read missing.lua"),
-        (["run", "examples/hello.lua", "--engine", "cobol"], "unknown engine 'cobol'; available engines: lua"),
+        (
+            ["run", "examples/hello.lua", "--engine", "cobol"],
+            "unknown engine 'cobol'; available engines: lua",
+        ),
         (["run", "examples/hello.lua", "--output", "yaml"], "invalid choice"),
         (["run"], "the following arguments are required"),
     ],
@@ -121,8 +134,14 @@ def test_help_on_run_and_exec() -> None:
 
 def test_print_is_streamed_live() -> None:
     with subprocess.Popen(
-        [LLMSPELL, "exec", 'print("first") local t = os.clock() while os.clock() - t < 1 do end print("second")'],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        [
+            LLMSPELL,
+            "exec",
+            'print("first") local t = os.clock() while os.clock() - t < 1 do end print("second")',
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     ) as process:
         assert process.stdout is not None
         started = time.monotonic()

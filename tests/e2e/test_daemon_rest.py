@@ -6,7 +6,6 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -120,9 +119,14 @@ def test_stream_and_resume_with_last_event_id(daemon: Daemon) -> None:
             events = sse_events(response)
         kinds = [e["event"] for e in events]
         assert kinds[0] == "status" and kinds[-1] == "end"
-        assert [e["data"]["text"] for e in events if e["event"] == "stdout"] == [f"line {i}\n" for i in range(1, 6)]
+        assert [e["data"]["text"] for e in events if e["event"] == "stdout"] == [
+            f"line {i}\n" for i in range(1, 6)
+        ]
         assert [e["id"] for e in events] == list(range(1, len(events) + 1))
-        run_id = events[0]["data"].get("run_id") or http.get("/v1/runs", params={"limit": 1}).json()["items"][0]["id"]
+        run_id = (
+            events[0]["data"].get("run_id")
+            or http.get("/v1/runs", params={"limit": 1}).json()["items"][0]["id"]
+        )
         with http.stream("GET", f"/v1/runs/{run_id}/events", headers={"Last-Event-ID": "3"}) as response:
             resumed = sse_events(response)
         assert [e["id"] for e in resumed] == [e["id"] for e in events if e["id"] > 3]
@@ -181,7 +185,9 @@ def test_schedules_fire_pause_trigger(daemon: Daemon) -> None:
         assert len(http.get(f"/v1/schedules/{schedule_id}/runs").json()["items"]) == count
         triggered = http.post(f"/v1/schedules/{schedule_id}/trigger")
         assert triggered.status_code == 202 and triggered.json()["schedule_id"] == schedule_id
-        patched = http.patch(f"/v1/schedules/{schedule_id}", json={"cron": "*/5 * * * *", "timezone": "Europe/Paris"})
+        patched = http.patch(
+            f"/v1/schedules/{schedule_id}", json={"cron": "*/5 * * * *", "timezone": "Europe/Paris"}
+        )
         assert patched.json()["cron"] == "*/5 * * * *" and patched.json()["interval_s"] is None
         assert http.delete(f"/v1/schedules/{schedule_id}").status_code == 204
         assert http.get(f"/v1/schedules/{schedule_id}").status_code == 404
@@ -199,7 +205,9 @@ def test_schedules_fire_pause_trigger(daemon: Daemon) -> None:
 def test_invalid_schedules_are_400(daemon: Daemon, body: dict[str, Any], field: str) -> None:
     with daemon.client() as http:
         http.post("/v1/scripts", json={"name": "noop", "code": "return 1"})
-        response = http.post("/v1/schedules", json={"name": f"bad-{time.monotonic_ns()}", "script": "noop", **body})
+        response = http.post(
+            "/v1/schedules", json={"name": f"bad-{time.monotonic_ns()}", "script": "noop", **body}
+        )
         assert response.status_code == 400, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["code"] == "VALIDATION"
@@ -207,7 +215,9 @@ def test_invalid_schedules_are_400(daemon: Daemon, body: dict[str, Any], field: 
 
 def test_hostile_input_is_4xx(daemon: Daemon) -> None:
     with daemon.client() as http:
-        big = http.post("/v1/runs", content=b"{" + b" " * 2_000_000 + b"}", headers={"content-type": "application/json"})
+        big = http.post(
+            "/v1/runs", content=b"{" + b" " * 2_000_000 + b"}", headers={"content-type": "application/json"}
+        )
         assert big.status_code == 413 and big.json()["code"] == "LIMIT_EXCEEDED"
         big_script = http.post("/v1/runs/wait", json=run_body("--" + "x" * 300_000))
         assert big_script.status_code == 413
@@ -271,7 +281,10 @@ def _raw_key(output: str) -> str:
 
 def _cli(daemon: Daemon, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [LLMSPELL, *args, "--server", daemon.url], env=daemon.cli_env(), capture_output=True, text=True,
+        [LLMSPELL, *args, "--server", daemon.url],
+        env=daemon.cli_env(),
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 
@@ -299,12 +312,30 @@ def test_cli_client_commands(daemon: Daemon, tmp_path_factory: pytest.TempPathFa
     assert run_id in [r["id"] for r in runs]
     assert run_id[:8] in _cli(daemon, "runs", "list").stdout
 
-    created = _cli(daemon, "schedules", "create", f"s-{name}", "--script", name, "--cron", "0 3 * * *",
-                   "--timezone", "Europe/Berlin", "--output", "json")
+    created = _cli(
+        daemon,
+        "schedules",
+        "create",
+        f"s-{name}",
+        "--script",
+        name,
+        "--cron",
+        "0 3 * * *",
+        "--timezone",
+        "Europe/Berlin",
+        "--output",
+        "json",
+    )
     assert created.returncode == 0, created.stderr
     schedule_id = json.loads(created.stdout)["id"]
-    assert json.loads(_cli(daemon, "schedules", "pause", schedule_id, "--output", "json").stdout)["enabled"] is False
-    assert json.loads(_cli(daemon, "schedules", "resume", schedule_id, "--output", "json").stdout)["enabled"] is True
+    assert (
+        json.loads(_cli(daemon, "schedules", "pause", schedule_id, "--output", "json").stdout)["enabled"]
+        is False
+    )
+    assert (
+        json.loads(_cli(daemon, "schedules", "resume", schedule_id, "--output", "json").stdout)["enabled"]
+        is True
+    )
     assert schedule_id in _cli(daemon, "schedules", "list", "--output", "json").stdout
     assert _cli(daemon, "schedules", "delete", schedule_id).returncode == 0
 
@@ -313,6 +344,9 @@ def test_cli_client_commands(daemon: Daemon, tmp_path_factory: pytest.TempPathFa
     bad_cron = _cli(daemon, "schedules", "create", "x", "--script", name, "--cron", "nope")
     assert bad_cron.returncode == 2 and "VALIDATION" in bad_cron.stderr
     unreachable = subprocess.run(
-        [LLMSPELL, "runs", "list", "--server", "http://127.0.0.1:9"], capture_output=True, text=True, timeout=30
+        [LLMSPELL, "runs", "list", "--server", "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert unreachable.returncode == 1 and "cannot reach the daemon" in unreachable.stderr

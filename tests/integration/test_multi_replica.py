@@ -26,10 +26,15 @@ def cluster(
     """A: API only (claims nothing); B and C: workers. Same database and Redis."""
     database_url = make_postgres_url()
     api = start_daemon(
-        tmp_path, database_url=database_url, redis_url=redis_url,
+        tmp_path,
+        database_url=database_url,
+        redis_url=redis_url,
         env={**LEASE_ENV, "LLMSPELL_SERVER__MAX_CONCURRENT_RUNS": "0"},
     )
-    workers = [start_daemon(tmp_path, database_url=database_url, redis_url=redis_url, env=LEASE_ENV) for _ in range(2)]
+    workers = [
+        start_daemon(tmp_path, database_url=database_url, redis_url=redis_url, env=LEASE_ENV)
+        for _ in range(2)
+    ]
     yield api, workers[0], workers[1]
     for daemon in (api, *workers):
         daemon.stop()
@@ -69,7 +74,7 @@ def body(code: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_200_background_runs_finish_exactly_once(cluster: tuple[Daemon, Daemon, Daemon]) -> None:
-    api, b, c = cluster
+    api, _b, _c = cluster
     with api.client() as http:
         ids = [http.post("/v1/runs", json=body(f"return {i} * 2")).json()["id"] for i in range(200)]
 
@@ -77,7 +82,10 @@ def test_200_background_runs_finish_exactly_once(cluster: tuple[Daemon, Daemon, 
             done = 0
             cursor = None
             while True:
-                page = http.get("/v1/runs", params={"status": "succeeded", "limit": 1000, **({"cursor": cursor} if cursor else {})}).json()
+                page = http.get(
+                    "/v1/runs",
+                    params={"status": "succeeded", "limit": 1000, **({"cursor": cursor} if cursor else {})},
+                ).json()
                 done += len([r for r in page["items"] if r["id"] in set(ids)])
                 cursor = page["next_cursor"]
                 if not cursor:
@@ -90,7 +98,11 @@ def test_200_background_runs_finish_exactly_once(cluster: tuple[Daemon, Daemon, 
             assert run["status"] == "succeeded" and run["result"] == index * 2
             assert run["attempts"] == 1
         for run_id in ids[:20]:
-            running = [e for e in events_of(http, run_id) if e["event"] == "status" and e["data"]["status"] == "running"]
+            running = [
+                e
+                for e in events_of(http, run_id)
+                if e["event"] == "status" and e["data"]["status"] == "running"
+            ]
             assert len(running) == 1
             workers.add(running[0]["data"]["worker"])
         assert workers, "runs were executed by the worker replicas"
@@ -99,7 +111,7 @@ def test_200_background_runs_finish_exactly_once(cluster: tuple[Daemon, Daemon, 
 def test_sse_on_api_replica_follows_run_on_worker_and_cancel_reaches_it(
     cluster: tuple[Daemon, Daemon, Daemon],
 ) -> None:
-    api, b, c = cluster
+    api, _b, _c = cluster
     code = 'print("started") while true do end'
     with api.client() as http:
         run_id = http.post("/v1/runs", json=body(code, timeout_s=60)).json()["id"]
@@ -126,7 +138,8 @@ def test_killed_replica_runs_are_recovered(cluster: tuple[Daemon, Daemon, Daemon
         retried = http.post("/v1/runs", json=body(code, max_attempts=2, timeout_s=30)).json()["id"]
         once = http.post("/v1/runs", json=body(code, max_attempts=1, timeout_s=30)).json()["id"]
         wait_for(
-            lambda: all(http.get(f"/v1/runs/{r}").json()["status"] == "running" for r in (retried, once)), timeout=10
+            lambda: all(http.get(f"/v1/runs/{r}").json()["status"] == "running" for r in (retried, once)),
+            timeout=10,
         )
         holders = {}
         for run_id in (retried, once):
@@ -167,11 +180,12 @@ def _worker_of(daemon: Daemon, worker_id: str) -> bool:
 
 
 def test_cron_every_second_yields_one_run_per_fire(cluster: tuple[Daemon, Daemon, Daemon]) -> None:
-    api, b, c = cluster
+    api, _b, _c = cluster
     with api.client() as http:
         http.post("/v1/scripts", json={"name": "tick", "code": 'return "tick"'})
         schedule = http.post(
-            "/v1/schedules", json={"name": "every-second", "script": "tick", "cron": "* * * * * *", "overlap": "queue"}
+            "/v1/schedules",
+            json={"name": "every-second", "script": "tick", "cron": "* * * * * *", "overlap": "queue"},
         ).json()
         time.sleep(20)
         http.post(f"/v1/schedules/{schedule['id']}/pause")
@@ -183,7 +197,9 @@ def test_cron_every_second_yields_one_run_per_fire(cluster: tuple[Daemon, Daemon
         wait_for(
             lambda: all(
                 r["status"] == "succeeded"
-                for r in http.get(f"/v1/schedules/{schedule['id']}/runs", params={"limit": 1000}).json()["items"]
+                for r in http.get(f"/v1/schedules/{schedule['id']}/runs", params={"limit": 1000}).json()[
+                    "items"
+                ]
             ),
             timeout=10,
         )

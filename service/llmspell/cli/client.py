@@ -41,7 +41,8 @@ class DaemonClient:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise LLMSpellError(
-                f"cannot reach the daemon at {self.server} ({exc}); start it with 'llmspell serve' or pass --server"
+                f"cannot reach the daemon at {self.server} ({exc}); "
+                "start it with 'llmspell serve' or pass --server"
             ) from None
         if response.status_code >= 400:
             raise _problem(response)

@@ -18,7 +18,12 @@ from typing import Any
 __all__ = ["EXIT_CODES", "main_run"]
 
 EXIT_OK, EXIT_SCRIPT, EXIT_USAGE, EXIT_TIMEOUT, EXIT_CANCELLED = 0, 1, 2, 124, 130
-EXIT_CODES = {"succeeded": EXIT_OK, "failed": EXIT_SCRIPT, "timeout": EXIT_TIMEOUT, "cancelled": EXIT_CANCELLED}
+EXIT_CODES = {
+    "succeeded": EXIT_OK,
+    "failed": EXIT_SCRIPT,
+    "timeout": EXIT_TIMEOUT,
+    "cancelled": EXIT_CANCELLED,
+}
 _WATCHDOG_GRACE_S = 2.0
 _USAGE_CODES = frozenset({"CONFIG_ERROR"})
 
@@ -46,11 +51,17 @@ def _parser(command: str) -> argparse.ArgumentParser:
             epilog="Exit codes: 0 ok, 1 script error, 2 usage/config error, 124 timeout, 130 cancelled.",
         )
         parser.add_argument("code", metavar="CODE", help="script source")
-    parser.add_argument("--engine", default=None, help="script engine (default: from the file extension, lua)")
+    parser.add_argument(
+        "--engine", default=None, help="script engine (default: from the file extension, lua)"
+    )
     parser.add_argument("--output", choices=("text", "json"), default="text", help="output format")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S", help="wall-clock limit in seconds")
+    parser.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="wall-clock limit in seconds"
+    )
     parser.add_argument("--memory-mb", type=int, default=None, metavar="N", help="script memory limit in MiB")
-    parser.add_argument("--trace", default=None, metavar="LEVEL", help="log level: trace|debug|info|warn|error")
+    parser.add_argument(
+        "--trace", default=None, metavar="LEVEL", help="log level: trace|debug|info|warn|error"
+    )
     parser.add_argument("script_args", nargs="*", metavar="ARG", help="arguments for the script (after --)")
     return parser
 

@@ -14,8 +14,12 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: str = typer.Option(None, help="REST/gRPC bind address (default 127.0.0.1)."),
         port: int = typer.Option(None, help="REST port (default 8080)."),
-        grpc_port: int = typer.Option(None, "--grpc-port", help="gRPC port (default 50051; 0 disables gRPC)."),
-        database_url: str = typer.Option(None, "--database-url", help="Database URL (default: SQLite in the data dir)."),
+        grpc_port: int = typer.Option(
+            None, "--grpc-port", help="gRPC port (default 50051; 0 disables gRPC)."
+        ),
+        database_url: str = typer.Option(
+            None, "--database-url", help="Database URL (default: SQLite in the data dir)."
+        ),
         redis_url: str = typer.Option(None, "--redis-url", help="Redis URL for cross-replica events."),
         workers: int = typer.Option(None, help="Runtime threads (default: one per core)."),
         no_migrate: bool = typer.Option(False, "--no-migrate", help="Do not upgrade the database on start."),

@@ -35,6 +35,7 @@ __all__ = [
     "LLMSpellError",
     "LimitExceeded",
     "NotFound",
+    "PermissionDenied",
     "ProviderError",
     "SandboxViolation",
     "ScriptError",
@@ -43,7 +44,6 @@ __all__ = [
     "Timeout",
     "ToolError",
     "Unauthenticated",
-    "PermissionDenied",
     "ValidationError",
     "error_from_code",
 ]

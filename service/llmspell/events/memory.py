@@ -39,7 +39,9 @@ class MemoryRunEventHub(RunEventHub):
 
     def _expire(self) -> None:
         cutoff = time.monotonic() - self._retention_s
-        for run_id in [rid for rid, s in self._streams.items() if s.ended_at is not None and s.ended_at < cutoff]:
+        for run_id in [
+            rid for rid, s in self._streams.items() if s.ended_at is not None and s.ended_at < cutoff
+        ]:
             del self._streams[run_id]
 
     async def publish(self, events: Sequence[RunEvent]) -> None:
@@ -53,7 +55,7 @@ class MemoryRunEventHub(RunEventHub):
         stream.changed.set()
         stream.changed = asyncio.Event()
 
-    async def subscribe(self, run_id: str, after: int = 0) -> AsyncIterator[RunEvent]:  # type: ignore[override]
+    async def subscribe(self, run_id: str, after: int = 0) -> AsyncIterator[RunEvent]:
         last = after
         while not self._closed:
             stream = self._stream(run_id)

@@ -56,7 +56,7 @@ class RedisRunEventHub(RunEventHub):
         body = json.loads(fields["d"])
         return RunEvent(run_id=run_id, id=int(body["id"]), event=body["event"], data=body["data"])
 
-    async def subscribe(self, run_id: str, after: int = 0) -> AsyncIterator[RunEvent]:  # type: ignore[override]
+    async def subscribe(self, run_id: str, after: int = 0) -> AsyncIterator[RunEvent]:
         key = self._key(run_id)
         last_seen = after
         cursor = "0-0"

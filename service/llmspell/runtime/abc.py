@@ -96,7 +96,9 @@ class ControlPlane(ABC):
     # Scripts ----------------------------------------------------------------------------
 
     @abstractmethod
-    async def put_script(self, name: str, code: str, engine: str = "lua", description: str = "") -> dict[str, Any]:
+    async def put_script(
+        self, name: str, code: str, engine: str = "lua", description: str = ""
+    ) -> dict[str, Any]:
         """Store a new version (syntax-checked: ScriptSyntaxError with the line)."""
 
     @abstractmethod
@@ -142,7 +144,9 @@ class ControlPlane(ABC):
         """Fire now; returns the created run."""
 
     @abstractmethod
-    async def schedule_runs(self, schedule_id: str, *, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    async def schedule_runs(
+        self, schedule_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> dict[str, Any]:
         """Runs created by the schedule, newest first."""
 
     # Tools ------------------------------------------------------------------------------

@@ -263,13 +263,13 @@ class Daemon(ControlPlane):
             run = await self.store.runs.get(run.id)
         return wait_view(run)
 
-    async def stream_run(self, request: RunRequest) -> AsyncIterator[RunEvent]:  # type: ignore[override]
+    async def stream_run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
         run = await self.store.runs.create(await self._spec(request))
         self.worker.wake()
         async for event in self.run_events(run.id, 0, follow=True):
             yield event
 
-    async def run_events(  # type: ignore[override]
+    async def run_events(
         self, run_id: str, after: int = 0, follow: bool = True
     ) -> AsyncIterator[RunEvent]:
         run = await self.store.runs.get(run_id)
@@ -306,7 +306,7 @@ class Daemon(ControlPlane):
         if status is not None and status not in RUN_STATUSES:
             raise ValidationError(f"unknown status {status!r}; one of {', '.join(RUN_STATUSES)}")
         runs, next_cursor = await self.store.runs.list(
-            status=status,  # type: ignore[arg-type]
+            status=status,
             script=script,
             schedule_id=schedule_id,
             limit=_limit(limit),
@@ -333,13 +333,17 @@ class Daemon(ControlPlane):
 
     # Scripts ----------------------------------------------------------------------------
 
-    async def put_script(self, name: str, code: str, engine: str = "lua", description: str = "") -> dict[str, Any]:
+    async def put_script(
+        self, name: str, code: str, engine: str = "lua", description: str = ""
+    ) -> dict[str, Any]:
         if not name or not name.strip():
             raise ValidationError("script name is required", details={"field": "name"})
         if len(code.encode()) > self.settings.server.max_script_bytes:
             from ..core.errors import LimitExceeded
 
-            raise LimitExceeded(f"script exceeds {self.settings.server.max_script_bytes} bytes", details={"status": 413})
+            raise LimitExceeded(
+                f"script exceeds {self.settings.server.max_script_bytes} bytes", details={"status": 413}
+            )
         create_engine(engine).check_syntax(code, name)
         return script_view(await self.store.scripts.put(name, code, engine, description))
 
@@ -355,10 +359,14 @@ class Daemon(ControlPlane):
 
     # Schedules --------------------------------------------------------------------------
 
-    def _check_schedule(self, *, cron: str | None, interval_s: float | None, timezone: str, overlap: str) -> None:
+    def _check_schedule(
+        self, *, cron: str | None, interval_s: float | None, timezone: str, overlap: str
+    ) -> None:
         check_timezone(timezone)
         if overlap not in OVERLAPS:
-            raise ValidationError(f"overlap must be one of {', '.join(OVERLAPS)}", details={"field": "overlap"})
+            raise ValidationError(
+                f"overlap must be one of {', '.join(OVERLAPS)}", details={"field": "overlap"}
+            )
         validate_trigger(cron=cron, interval_s=interval_s, timezone=timezone)
 
     async def create_schedule(self, spec: ScheduleSpec) -> dict[str, Any]:
@@ -410,7 +418,7 @@ class Daemon(ControlPlane):
             fields["interval_s"], fields["cron"] = spec.interval_s, None
         self._check_schedule(
             cron=fields.get("cron", current.cron) if "cron" in fields else current.cron,
-            interval_s=fields["interval_s"] if "interval_s" in fields else current.interval_s,
+            interval_s=fields.get("interval_s", current.interval_s),
             timezone=fields.get("timezone", current.timezone),
             overlap=fields.get("overlap", current.overlap),
         )
@@ -436,7 +444,9 @@ class Daemon(ControlPlane):
             raise ValidationError("the trigger was skipped by the schedule's overlap policy")
         return run_view(run)
 
-    async def schedule_runs(self, schedule_id: str, *, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    async def schedule_runs(
+        self, schedule_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> dict[str, Any]:
         await self.store.schedules.get(schedule_id)
         return await self.list_runs(schedule_id=schedule_id, limit=limit, cursor=cursor)
 
@@ -466,7 +476,9 @@ class Daemon(ControlPlane):
 
         registry = default_registry()
         registry.get(name)
-        ctx = ExecutionContext(limits=self.settings.limits.to_limits(), policy=self.settings.sandbox.to_policy())
+        ctx = ExecutionContext(
+            limits=self.settings.limits.to_limits(), policy=self.settings.sandbox.to_policy()
+        )
         return await self.pool.run(lambda: registry.invoke_envelope(name, params, ctx))
 
     # Health -----------------------------------------------------------------------------

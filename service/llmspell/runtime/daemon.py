@@ -9,6 +9,7 @@ by the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -93,14 +94,17 @@ class Worker:
             for run in claimed:
                 task = asyncio.create_task(self._executor.execute(run), name=f"run-{run.id}")
                 self._running[run.id] = task
-                task.add_done_callback(lambda _t, rid=run.id: self._running.pop(rid, None))
+                task.add_done_callback(self._forget)
             if claimed and len(claimed) == min(capacity, 64):
                 continue  # more may be waiting
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
-            except TimeoutError:
-                pass
+
+    def _forget(self, task: asyncio.Task[RunOutcome]) -> None:
+        for run_id, running in list(self._running.items()):
+            if running is task:
+                del self._running[run_id]
 
     async def _lease_loop(self) -> None:
         interval = min(self._lease_s / 3, 0.5)
@@ -170,7 +174,7 @@ class Worker:
                     log.info("handed %d runs back to the queue", len(released))
                 except Exception:
                     log.warning("handing runs back failed", exc_info=True)
-        for task in self._tasks:
-            task.cancel()
+        for loop_task in self._tasks:
+            loop_task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()

@@ -87,7 +87,8 @@ class RunExecutor:
         ctx = self.context_for(run)
         self.active[run.id] = ctx
         writer.emit(
-            "status", {"status": "running", "run_id": run.id, "attempt": run.attempts, "worker": self._worker_id}
+            "status",
+            {"status": "running", "run_id": run.id, "attempt": run.attempts, "worker": self._worker_id},
         )
         try:
             outcome = await self._pool.run(

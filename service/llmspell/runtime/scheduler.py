@@ -11,6 +11,7 @@ the schedule's catch-up window; older missed fires are recorded as ``missed``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -59,7 +60,9 @@ class Scheduler:
         for task in (self._task, self._sync_task):
             if task is not None:
                 task.cancel()
-        await asyncio.gather(*(t for t in (self._task, self._sync_task) if t is not None), return_exceptions=True)
+        await asyncio.gather(
+            *(t for t in (self._task, self._sync_task) if t is not None), return_exceptions=True
+        )
 
     async def _sync_loop(self) -> None:
         while True:
@@ -145,16 +148,18 @@ class Scheduler:
             if upcoming:
                 delay = min(delay, max(0.0, (min(upcoming) - datetime.now(UTC)).total_seconds()))
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), delay)
-            except TimeoutError:
-                pass
 
-    async def fire(self, schedule: ScheduleRecord, fire_time: datetime, *, manual: bool = False) -> RunRecord | None:
+    async def fire(
+        self, schedule: ScheduleRecord, fire_time: datetime, *, manual: bool = False
+    ) -> RunRecord | None:
         """Act on one fire (if this replica wins it); returns the created run, if any."""
         from ..storage.records import RunSpec
 
-        active, _ = await self._store.runs.list(status=["queued", "running"], schedule_id=schedule.id, limit=100)
+        active, _ = await self._store.runs.list(
+            status=["queued", "running"], schedule_id=schedule.id, limit=100
+        )
         if active and schedule.overlap == "skip" and not manual:
             won = await self._store.fires.try_insert(schedule.id, fire_time, "skipped")
             if won is not None:

@@ -48,12 +48,19 @@ def build_trigger(
         if len(fields) == 6:
             second, minute, hour, day, month, day_of_week = fields
             return CronTrigger(
-                second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=zone
+                second=second,
+                minute=minute,
+                hour=hour,
+                day=day,
+                month=month,
+                day_of_week=day_of_week,
+                timezone=zone,
             )
     except (ValueError, TypeError) as exc:
         raise ValidationError(f"invalid cron expression {cron!r}: {exc}", details={"field": "cron"}) from None
     raise ValidationError(
-        f"invalid cron expression {cron!r}: expected 5 fields (or 6 with seconds first)", details={"field": "cron"}
+        f"invalid cron expression {cron!r}: expected 5 fields (or 6 with seconds first)",
+        details={"field": "cron"},
     )
 
 

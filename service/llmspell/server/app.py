@@ -36,7 +36,9 @@ class _BodyLimit:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _send_problem(send, 413, "LIMIT_EXCEEDED", f"request body exceeds {self.max_bytes} bytes")
+                await _send_problem(
+                    send, 413, "LIMIT_EXCEEDED", f"request body exceeds {self.max_bytes} bytes"
+                )
                 return
         received = 0
         too_large = False

@@ -4,7 +4,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-
 from llmspell.core.context import ExecutionContext, Limits
 from llmspell.runtime.runner import RunOutcome, execute_script
 

@@ -4,10 +4,9 @@ within its budget, and the next run in the same process works."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
-
-from typing import Any
 
 Runner = Any
 
@@ -107,7 +106,7 @@ async def test_instruction_budget_is_enforced() -> None:
 
 
 async def test_error_objects_are_never_stringified_by_the_host(run_lua: Runner) -> None:
-    outcome = await run_lua('error(setmetatable({}, {__tostring = function() while true do end end}))')
+    outcome = await run_lua("error(setmetatable({}, {__tostring = function() while true do end end}))")
     assert outcome.error is not None and outcome.error.code == "SCRIPT_ERROR"
 
 

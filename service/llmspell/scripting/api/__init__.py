@@ -20,6 +20,6 @@ _BUILDERS = ("args", "json_api", "debug", "config_api", "provider", "tool", "age
 def default_builders() -> tuple[ApiBuilder, ...]:
     """The ``build`` function of every API module, in installation order."""
     return tuple(
-        importlib.import_module(f"{__name__}.{name}").build  # type: ignore[attr-defined]
+        importlib.import_module(f"{__name__}.{name}").build
         for name in _BUILDERS
     )

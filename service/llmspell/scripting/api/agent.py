@@ -66,14 +66,14 @@ class _AgentTool(Tool):
 
     category = "agent"
     security_level = "safe"
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {"input": {"type": "string", "description": "What to ask the agent"}},
-        "required": ["input"],
-        "additionalProperties": False,
-    }
 
     def __init__(self, agent: ScriptAgent, name: str) -> None:
+        self.schema = {
+            "type": "object",
+            "properties": {"input": {"type": "string", "description": "What to ask the agent"}},
+            "required": ["input"],
+            "additionalProperties": False,
+        }
         self.name = name
         self.description = f"Ask the agent {agent.agent.config.name!r}"
         self._agent = agent
@@ -116,7 +116,9 @@ class ScriptAgent(ApiObject):
             self._env.event("agent", {"name": self.name(), "status": "failed", "error": str(exc)})
             raise
         self._env.add_usage(output.usage, output.cost)
-        self._env.event("agent", {"name": self.name(), "status": "completed", "usage": output.usage.to_dict()})
+        self._env.event(
+            "agent", {"name": self.name(), "status": "completed", "usage": output.usage.to_dict()}
+        )
         return output.to_dict()
 
     def stream(self, value: Any) -> AsyncIterator[str]:
@@ -159,7 +161,7 @@ def create_agent(env: ScriptEnv, ctx: ExecutionContext, spec: dict[str, Any]) ->
         settings = env.settings()
         if not settings.model:
             raise ValidationError(
-                "agent has no model: set model=\"provider/model\" or LLMSPELL_MODEL", details={"field": "model"}
+                'agent has no model: set model="provider/model" or LLMSPELL_MODEL', details={"field": "model"}
             )
         fields["model"] = settings.model
     config = AgentConfig(**fields)
@@ -202,7 +204,12 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
 
     def describe(agent: ScriptAgent) -> dict[str, Any]:
         config = agent.agent.config
-        return {"name": config.name, "model": config.model, "tools": list(config.tools), "state": agent.state()}
+        return {
+            "name": config.name,
+            "model": config.model,
+            "tools": list(config.tools),
+            "state": agent.state(),
+        }
 
     def list_agents() -> list[dict[str, Any]]:
         return [describe(agent) for agent in _agents(env).values()]

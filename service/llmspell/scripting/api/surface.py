@@ -54,7 +54,7 @@ class OutputSink(Protocol):
 class EventSink(Protocol):
     """Where run events go (``kind`` such as ``log``, ``tool``, ``agent``)."""
 
-    def __call__(self, kind: str, data: dict[str, Any]) -> None: ...
+    def __call__(self, kind: str, data: dict[str, Any]) -> object: ...
 
 
 class ScriptFunction(ABC):

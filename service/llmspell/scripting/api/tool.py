@@ -91,7 +91,9 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
         if not isinstance(name, str) or not name:
             raise ValidationError("Tool.register needs a name", details={"field": "name"})
         if not isinstance(fn, ScriptFunction):
-            raise ValidationError("Tool.register needs fn = function(params) ... end", details={"field": "fn"})
+            raise ValidationError(
+                "Tool.register needs fn = function(params) ... end", details={"field": "fn"}
+            )
         schema = spec.get("schema") or {"type": "object"}
         if not isinstance(schema, dict):
             raise ValidationError("schema must be a JSON Schema table", details={"field": "schema"})

@@ -124,10 +124,7 @@ class LuaConverter:
 
 def _is_sequence(items: list[tuple[Any, Any]]) -> bool:
     n = len(items)
-    for key, _ in items:
-        if type(key) is not int or key < 1 or key > n:
-            return False
-    return True
+    return all(not (type(key) is not int or key < 1 or key > n) for key, _ in items)
 
 
 def _key(key: Any) -> str:

@@ -253,7 +253,11 @@ class LuaRun:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         token = self.ctx.cancel_token
-        remove = token.add_callback(lambda: loop.call_soon_threadsafe(task.cancel) if task else None)
+        def wake() -> None:
+            if task is not None:
+                loop.call_soon_threadsafe(task.cancel)
+
+        remove = token.add_callback(wake)
         error: LLMSpellError
         try:
             remaining = self.ctx.remaining()
@@ -289,24 +293,24 @@ class LuaRun:
                 details = dict(details) if isinstance(details, dict) else {}
                 details.pop("fatal", None)
                 for key in ("file", "line"):
-                    where = _plain(err[key])
-                    if where is not None:
-                        details[key] = where
+                    location = _plain(err[key])
+                    if location is not None:
+                        details[key] = location
                 return error_from_code(code, str(_plain(err["message"])), details)
             return ScriptError("error object: " + _describe(err))
         if isinstance(err, bytes):
             err = err.decode("utf-8", "replace")
         message = str(err)
         match = _LOCATION.match(message)
-        details: dict[str, Any] = {}
+        where: dict[str, Any] = {}
         if match:
-            details = {"file": match["file"], "line": int(match["line"])}
+            where = {"file": match["file"], "line": int(match["line"])}
             message = match["message"]
         if "stack overflow" in message:
-            return LimitExceeded(f"stack overflow ({message})", details=details)
+            return LimitExceeded(f"stack overflow ({message})", details=where)
         if message == "not enough memory":
-            return LimitExceeded("memory limit exceeded", details=details)
-        return ScriptError(message, details=details)
+            return LimitExceeded("memory limit exceeded", details=where)
+        return ScriptError(message, details=where)
 
     async def run(self, source: str) -> ScriptResult:
         """Compile and run ``source`` with the API installed."""

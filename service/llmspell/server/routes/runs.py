@@ -104,7 +104,9 @@ async def list_runs(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Runs, newest first: ``{items, next_cursor}``."""
-    return await plane.list_runs(status=status, script=script, schedule_id=schedule_id, limit=limit, cursor=cursor)
+    return await plane.list_runs(
+        status=status, script=script, schedule_id=schedule_id, limit=limit, cursor=cursor
+    )
 
 
 @router.get("/{run_id}", dependencies=[Depends(require("runs:read"))])
