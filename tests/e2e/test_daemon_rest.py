@@ -350,3 +350,35 @@ def test_cli_client_commands(daemon: Daemon, tmp_path_factory: pytest.TempPathFa
         timeout=30,
     )
     assert unreachable.returncode == 1 and "cannot reach the daemon" in unreachable.stderr
+
+
+def test_webhook_receives_the_finished_run(daemon: Daemon) -> None:
+    import http.server
+    import queue
+    import threading
+
+    received: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.put({"run_id": self.headers["X-Llmspell-Run-Id"], **json.loads(self.rfile.read(length))})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        with daemon.client() as http_client:
+            run_id = http_client.post("/v1/runs", json=run_body("return 'hooked'", webhook=url)).json()["id"]
+        delivery = received.get(timeout=10)
+        assert delivery["run_id"] == run_id and delivery["id"] == run_id
+        assert delivery["status"] == "succeeded" and delivery["result"] == "hooked"
+    finally:
+        server.shutdown()
+        server.server_close()

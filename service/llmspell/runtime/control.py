@@ -118,6 +118,7 @@ class Daemon(ControlPlane):
         self.hub = hub
         self.pool = pool
         self._finished: dict[str, asyncio.Future[None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
         server = settings.server
         self.executor = RunExecutor(
             store=store,
@@ -178,14 +179,36 @@ class Daemon(ControlPlane):
             await self.scheduler.stop()
         await self.worker.stop(grace_s)
 
-    def _run_finished(self, run_id: str, outcome: RunOutcome) -> None:
+    def _run_finished(self, run: RunRecord, outcome: RunOutcome) -> None:
         from ..core import metrics
 
         metrics.RUNS_TOTAL.labels(status=outcome.status).inc()
         metrics.RUN_DURATION.observe(outcome.duration_ms / 1000.0)
-        waiter = self._finished.pop(run_id, None)
+        if run.webhook:
+            task = asyncio.create_task(self._notify(run.webhook, run.id), name=f"webhook-{run.id}")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        waiter = self._finished.pop(run.id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    async def _notify(self, url: str, run_id: str) -> None:
+        """POST the finished run to its webhook (3 attempts with backoff; failures are logged)."""
+        import httpx
+
+        body = run_view(await self.store.runs.get(run_id))
+        delay = 0.5
+        async with httpx.AsyncClient(timeout=10) as http:
+            for attempt in range(1, 4):
+                try:
+                    response = await http.post(url, json=body, headers={"X-Llmspell-Run-Id": run_id})
+                    if response.status_code < 500:
+                        return
+                except httpx.HTTPError as exc:
+                    log.info("webhook %s attempt %d failed: %s", url, attempt, exc)
+                await asyncio.sleep(delay)
+                delay *= 2
+        log.warning("webhook %s for run %s failed after 3 attempts", url, run_id)
 
     # Runs -------------------------------------------------------------------------------
 

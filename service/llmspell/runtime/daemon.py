@@ -141,7 +141,17 @@ class Worker:
                 await self._end_stream(run_id)
             if (requeued or failed) and self._on_recovered is not None:
                 self._on_recovered(requeued, failed)
+            await self._update_queue_gauge()
             await asyncio.sleep(interval)
+
+    async def _update_queue_gauge(self) -> None:
+        try:
+            counts = await self._store.runs.count_by_status()
+        except Exception:
+            return
+        from ..core import metrics
+
+        metrics.RUNS_QUEUED.set(counts.get("queued", 0))
 
     async def _end_stream(self, run_id: str) -> None:
         """Close the event stream of a run that will not run again here."""

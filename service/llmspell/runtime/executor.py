@@ -62,7 +62,7 @@ class RunExecutor:
         limits: Limits,
         policy: SandboxPolicy,
         settings_loader: Callable[[], Any] | None = None,
-        on_finished: Callable[[str, RunOutcome], None] | None = None,
+        on_finished: Callable[[RunRecord, RunOutcome], None] | None = None,
     ) -> None:
         self._store = store
         self._hub = hub
@@ -111,11 +111,12 @@ class RunExecutor:
             outcome = RunOutcome(status="failed", error=error)
         finally:
             self.active.pop(run.id, None)
-        await self.record(run.id, writer, outcome)
+        await self.record(run, writer, outcome)
         return outcome
 
-    async def record(self, run_id: str, writer: RunEventWriter, outcome: RunOutcome) -> None:
+    async def record(self, run: RunRecord, writer: RunEventWriter, outcome: RunOutcome) -> None:
         """Store the outcome: final events, the run row, then the ``end`` event."""
+        run_id = run.id
         if outcome.error is None:
             writer.emit("result", {"result": outcome.result})
         else:
@@ -141,4 +142,4 @@ class RunExecutor:
         await writer.drain()
         log.debug("recorded run %s in %.1f ms", run_id, (time.perf_counter() - started) * 1000)
         if self._on_finished is not None:
-            self._on_finished(run_id, outcome)
+            self._on_finished(run, outcome)

@@ -56,6 +56,15 @@ def agent_input(value: Any) -> AgentInput:
     raise ValidationError("agent input must be a string or a table {text=, media=, parameters=}")
 
 
+def _count_usage(model: str, usage: Any, cost: float | None) -> None:
+    from ...core import metrics
+
+    metrics.LLM_TOKENS.labels(model=model, kind="prompt").inc(usage.prompt_tokens)
+    metrics.LLM_TOKENS.labels(model=model, kind="completion").inc(usage.completion_tokens)
+    if cost is not None:
+        metrics.LLM_COST.labels(model=model).inc(cost)
+
+
 def _agents(env: ScriptEnv) -> dict[str, ScriptAgent]:
     agents: dict[str, ScriptAgent] = env.service("agents", dict)
     return agents
@@ -116,6 +125,7 @@ class ScriptAgent(ApiObject):
             self._env.event("agent", {"name": self.name(), "status": "failed", "error": str(exc)})
             raise
         self._env.add_usage(output.usage, output.cost)
+        _count_usage(output.model or self.agent.config.model, output.usage, output.cost)
         self._env.event(
             "agent", {"name": self.name(), "status": "completed", "usage": output.usage.to_dict()}
         )

@@ -93,9 +93,11 @@ def _apa(f: dict[str, Any], names: list[Name]) -> str:
     year = f"({f.get('year', 'n.d.')})."
     title = f.get("title", "")
     kind = f.get("type", "book")
-    parts = [p for p in (authors and _end(authors), year) if p]
+    if kind != "article" and f.get("edition"):
+        title += f" ({f['edition']} ed.)"
+    # Without authors, APA moves the title into the author position.
+    parts = [_end(authors), year, _end(title)] if authors else [_end(title), year]
     if kind == "article":
-        parts.append(_end(title))
         source = f.get("journal", "")
         if f.get("volume"):
             source += f", {f['volume']}"
@@ -106,9 +108,6 @@ def _apa(f: dict[str, Any], names: list[Name]) -> str:
         if source:
             parts.append(_end(source))
     else:
-        if f.get("edition"):
-            title += f" ({f['edition']} ed.)"
-        parts.append(_end(title))
         container = f.get("site") if kind == "website" else f.get("publisher")
         if container:
             parts.append(_end(container))
