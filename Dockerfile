@@ -10,9 +10,10 @@ WORKDIR /src
 RUN python -m venv /opt/llmspell/.venv
 COPY pyproject.toml README.md ./
 COPY service ./service
-# The llm extra brings litellm for providers that do not speak the OpenAI protocol.
+# The llm extra brings litellm for providers that do not speak the OpenAI protocol;
+# --build-arg LLMSPELL_EXTRAS= builds without it.
 ARG LLMSPELL_EXTRAS=llm
-RUN /opt/llmspell/.venv/bin/pip install ".[${LLMSPELL_EXTRAS}]"
+RUN /opt/llmspell/.venv/bin/pip install ".${LLMSPELL_EXTRAS:+[$LLMSPELL_EXTRAS]}"
 
 FROM python:3.11-slim AS runtime
 RUN groupadd --system --gid 10001 llmspell \

@@ -11,7 +11,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from llmspell.core.config import Settings
 
 LLMSPELL = str(Path(sys.executable).with_name("llmspell"))
@@ -88,7 +87,9 @@ def test_show_without_a_file_prints_defaults_as_toml(cli: Cli) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("# file: none")
     shown = tomllib.loads(result.stdout)
-    assert shown["server"]["port"] == Settings.model_fields["server"].get_default(call_default_factory=True).port
+    assert (
+        shown["server"]["port"] == Settings.model_fields["server"].get_default(call_default_factory=True).port
+    )
     assert shown["limits"]["timeout_s"] == 30.0
 
 

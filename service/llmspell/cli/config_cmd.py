@@ -43,10 +43,10 @@ _HEADER = """\
 
 # One line per setting; keys are dotted paths, "*" stands for a name chosen by the user.
 _HELP: dict[str, str] = {
-    "default_provider": "Provider used for a bare model name ('gpt-4o-mini' means <default_provider>/gpt-4o-mini).",
+    "default_provider": "Provider of a bare model name: 'gpt-4o-mini' means <default_provider>/gpt-4o-mini.",
     "model": "Model used when a script names none, as provider/model.",
     "base_url": "Base URL of the default provider (an OpenAI-compatible server, for instance).",
-    "api_key": "API key of the default provider; prefer the environment (LLMSPELL_API_KEY, OPENAI_API_KEY...).",
+    "api_key": "API key of the default provider; better set in the environment (LLMSPELL_API_KEY).",
     "data_dir": "Directory for the embedded SQLite database and artifact files.",
     "database_url": "Database of the daemon; unset means SQLite under data_dir. Postgres: postgresql+asyncpg://...",
     "redis_url": "Redis for events shared by several `llmspell serve` replicas; unset means in-process.",
@@ -96,7 +96,9 @@ _EXAMPLES: dict[str, Any] = {
     "api_key": "sk-...",
     "database_url": "postgresql+asyncpg://llmspell@127.0.0.1:5432/llmspell",
     "redis_url": "redis://127.0.0.1:6379/0",
-    "providers": {"local": {"type": "openai", "base_url": "http://127.0.0.1:11434/v1", "api_key_env": "OLLAMA_KEY"}},
+    "providers": {
+        "local": {"type": "openai", "base_url": "http://127.0.0.1:11434/v1", "api_key_env": "OLLAMA_KEY"}
+    },
     "prices": {"local/qwen": {"input_per_mtok": 0.0, "output_per_mtok": 0.0}},
 }
 
@@ -264,7 +266,9 @@ _OUTPUT = typer.Option("--output", "-o", help="Output format.")
 
 def register(app: typer.Typer) -> None:
     """Add the ``config`` command group to ``app``."""
-    group = typer.Typer(name="config", help="Show, validate and create the configuration file.", no_args_is_help=True)
+    group = typer.Typer(
+        name="config", help="Show, validate and create the configuration file.", no_args_is_help=True
+    )
     app.add_typer(group)
 
     @group.command("show")
@@ -307,7 +311,9 @@ def register(app: typer.Typer) -> None:
 
     @group.command("init")
     def init(
-        path: Annotated[Path, typer.Option("--path", "-p", help="Where to write the file.")] = Path("llmspell.toml"),
+        path: Annotated[Path, typer.Option("--path", "-p", help="Where to write the file.")] = Path(
+            "llmspell.toml"
+        ),
         force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     ) -> None:
         """Write a commented llmspell.toml with every setting and its default."""

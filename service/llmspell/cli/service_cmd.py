@@ -169,17 +169,23 @@ def _write(rendered: list[ServiceFile], output_dir: Path | None, force: bool) ->
 
 def register(app: typer.Typer) -> None:
     """Add the ``service`` command group to ``app``."""
-    group = typer.Typer(name="service", help="Install llmspell serve as a system service.", no_args_is_help=True)
+    group = typer.Typer(
+        name="service", help="Install llmspell serve as a system service.", no_args_is_help=True
+    )
     app.add_typer(group)
 
     @group.command("install")
     def install(
-        systemd: Annotated[bool, typer.Option("--systemd", help="Write a systemd unit and its env file.")] = False,
+        systemd: Annotated[
+            bool, typer.Option("--systemd", help="Write a systemd unit and its env file.")
+        ] = False,
         launchd: Annotated[bool, typer.Option("--launchd", help="Write a launchd plist (macOS).")] = False,
         prefix: Annotated[
             str, typer.Option("--prefix", help="Install prefix; the daemon runs PREFIX/.venv/bin/llmspell.")
         ] = SYSTEMD_DEFAULTS.prefix,
-        user: Annotated[str, typer.Option("--user", help="System user the daemon runs as.")] = SYSTEMD_DEFAULTS.user,
+        user: Annotated[
+            str, typer.Option("--user", help="System user the daemon runs as.")
+        ] = SYSTEMD_DEFAULTS.user,
         data_dir: Annotated[
             str | None, typer.Option("--data-dir", help="Data directory (default per service manager).")
         ] = None,
@@ -187,7 +193,9 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--output-dir", help="Write the files here instead of their system locations."),
         ] = None,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the files instead of writing them.")] = False,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Print the files instead of writing them.")
+        ] = False,
         force: Annotated[bool, typer.Option("--force", help="Overwrite an existing unit or plist.")] = False,
         shutdown_grace: Annotated[
             float | None,
@@ -213,7 +221,9 @@ def register(app: typer.Typer) -> None:
                 data_dir=(data_dir or base.data_dir).rstrip("/") or "/",
                 config_dir=base.config_dir,
                 log_dir=base.log_dir,
-                shutdown_grace_s=ServerConfig().shutdown_grace_s if shutdown_grace is None else shutdown_grace,
+                shutdown_grace_s=ServerConfig().shutdown_grace_s
+                if shutdown_grace is None
+                else shutdown_grace,
             )
             rendered = render_service_files(manager, options)
             if dry_run:

@@ -22,6 +22,7 @@ from ._common import fail
 
 __all__ = ["register", "user_errors", "version_info"]
 
+
 def version_info() -> dict[str, str]:
     """Versions of llmspell, Python, the Lua engine (lupa's lua54 module) and the platform."""
     from importlib.metadata import PackageNotFoundError, version
@@ -92,7 +93,9 @@ def register(app: typer.Typer) -> None:
         ] = "text",
         show_version: Annotated[
             bool,
-            typer.Option("--version", is_eager=True, callback=_show_version, help="Print the version and exit."),
+            typer.Option(
+                "--version", is_eager=True, callback=_show_version, help="Print the version and exit."
+            ),
         ] = False,
     ) -> None:
         from ..core.logging import configure_logging

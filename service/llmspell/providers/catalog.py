@@ -23,11 +23,10 @@ class ProviderInfo:
     base_url: str | None = None
     api_key_env: str | None = None
     base_url_env: str | None = None
-    local: bool = False
 
 
-def _openai(name: str, base_url: str, key_env: str | None = None, *, local: bool = False) -> ProviderInfo:
-    return ProviderInfo(name=name, wire="openai", base_url=base_url, api_key_env=key_env, local=local)
+def _openai(name: str, base_url: str, key_env: str | None = None) -> ProviderInfo:
+    return ProviderInfo(name=name, wire="openai", base_url=base_url, api_key_env=key_env)
 
 
 KNOWN_PROVIDERS: dict[str, ProviderInfo] = {
@@ -40,10 +39,10 @@ KNOWN_PROVIDERS: dict[str, ProviderInfo] = {
             api_key_env="OPENAI_API_KEY",
             base_url_env="OPENAI_BASE_URL",
         ),
-        _openai("ollama", "http://127.0.0.1:11434/v1", local=True),
-        _openai("vllm", "http://127.0.0.1:8000/v1", "VLLM_API_KEY", local=True),
-        _openai("lmstudio", "http://127.0.0.1:1234/v1", local=True),
-        _openai("llamacpp", "http://127.0.0.1:8080/v1", local=True),
+        _openai("ollama", "http://127.0.0.1:11434/v1"),
+        _openai("vllm", "http://127.0.0.1:8000/v1", "VLLM_API_KEY"),
+        _openai("lmstudio", "http://127.0.0.1:1234/v1"),
+        _openai("llamacpp", "http://127.0.0.1:8080/v1"),
         _openai("groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
         _openai("together", "https://api.together.xyz/v1", "TOGETHER_API_KEY"),
         _openai("deepseek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),

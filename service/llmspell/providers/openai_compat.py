@@ -1,9 +1,15 @@
-"""The direct httpx path for OpenAI-compatible servers (OpenAI, Ollama, vLLM, llama.cpp, ...).
+"""The direct path for OpenAI-compatible servers (OpenAI, Ollama, vLLM, llama.cpp, ...).
 
-One pooled ``httpx.AsyncClient`` per base URL and event loop (httpx connections belong to
+The transport is aiohttp rather than httpx: on this machine against the fake server a
+round trip costs 0.26 ms with aiohttp and 0.86 ms with httpx, and 1,000 concurrent
+requests of 500 ms latency finish in ~0.7-1.3 s with aiohttp against 14-30 s with one
+httpx client (its connection pool's bookkeeping grows with the square of the waiting
+requests). See docs/providers.md.
+
+One pooled ``aiohttp.ClientSession`` per base URL and event loop (connections belong to
 the loop that opened them), closed when the loop shuts down (see :mod:`._loop_cleanup`)
-or explicitly with :func:`close_clients`. httpx errors become
-``ProviderError``/``Timeout`` in :func:`_map_errors`, the one boundary.
+or explicitly with :func:`close_clients`. aiohttp errors become ``ProviderError`` /
+``Timeout`` in :func:`_map_errors`, the one boundary.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import time
 import weakref
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-import httpx
+import aiohttp
 
 from ..core.errors import ProviderError, Timeout
 from ._loop_cleanup import on_loop_shutdown
@@ -27,32 +34,32 @@ from .spec import ModelSpec
 
 __all__ = ["OpenAICompatModel", "close_clients"]
 
-_LIMITS = httpx.Limits(max_connections=4096, max_keepalive_connections=512, keepalive_expiry=30.0)
+_MAX_CONNECTIONS = 4096
+
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aiohttp.ClientSession]]
+_sessions = weakref.WeakKeyDictionary()
 
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]]
-_clients = weakref.WeakKeyDictionary()
-
-
-async def _client_for(base_url: str) -> httpx.AsyncClient:
+async def _session_for(base_url: str) -> aiohttp.ClientSession:
     loop = asyncio.get_running_loop()
-    per_loop = _clients.get(loop)
+    per_loop = _sessions.get(loop)
     if per_loop is None:
-        per_loop = _clients.setdefault(loop, {})
+        per_loop = _sessions.setdefault(loop, {})
         await on_loop_shutdown("openai_compat", close_clients)
-    client = per_loop.get(base_url)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(limits=_LIMITS, timeout=None, trust_env=False)
-        per_loop[base_url] = client
-    return client
+    session = per_loop.get(base_url)
+    if session is None or session.closed:
+        connector = aiohttp.TCPConnector(limit=_MAX_CONNECTIONS, limit_per_host=0, keepalive_timeout=30)
+        session = aiohttp.ClientSession(connector=connector, trust_env=False, raise_for_status=False)
+        per_loop[base_url] = session
+    return session
 
 
 async def close_clients(loop: asyncio.AbstractEventLoop | None = None) -> None:
-    """Close the pooled clients of ``loop`` (default: the running loop); they reopen on use."""
-    per_loop = _clients.get(loop or asyncio.get_running_loop())
+    """Close the pooled sessions of ``loop`` (default: the running loop); they reopen on use."""
+    per_loop = _sessions.get(loop or asyncio.get_running_loop())
     while per_loop:
-        _, client = per_loop.popitem()
-        await client.aclose()
+        _, session = per_loop.popitem()
+        await session.close()
 
 
 @contextmanager
@@ -60,7 +67,7 @@ def _map_errors(spec: ModelSpec, timeout: float, deadline_bound: bool) -> Iterat
     provider = spec.provider
     try:
         yield
-    except httpx.TimeoutException as exc:
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         if deadline_bound:
             raise Timeout(
                 f"deadline reached while waiting for {provider}", details={"provider": provider}
@@ -70,13 +77,13 @@ def _map_errors(spec: ModelSpec, timeout: float, deadline_bound: bool) -> Iterat
             "if the model is slow)",
             details={"provider": provider, "status": None, "retryable": True},
         ) from exc
-    except httpx.TransportError as exc:
+    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
         raise ProviderError(
             f"cannot reach {provider} at {spec.base_url}: {exc or type(exc).__name__} "
             "(check base_url and that the server is running)",
             details={"provider": provider, "status": None, "retryable": True},
         ) from exc
-    except httpx.HTTPError as exc:
+    except aiohttp.ClientError as exc:
         raise ProviderError(
             f"request to {provider} failed: {exc}", details={"provider": provider, "status": None}
         ) from exc
@@ -96,6 +103,7 @@ class OpenAICompatModel(ChatModel):
                 f"provider {spec.provider!r} has no base_url; set it in [providers.{spec.provider}]"
             )
         self.spec = spec
+        self._base_url = spec.base_url
         self._url = f"{spec.base_url}/chat/completions"
         self._policy = policy or RetryPolicy(max_retries=spec.max_retries)
         self._headers = {"content-type": "application/json", "accept": "application/json"}
@@ -113,28 +121,33 @@ class OpenAICompatModel(ChatModel):
             return remaining, True
         return timeout, False
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
+    def _not_json(self, status: int, text: str) -> ProviderError:
+        return ProviderError(
+            f"{self.spec.provider} answered something that is not JSON: {text[:200]!r}",
+            details={"provider": self.spec.provider, "status": status},
+        )
 
+    async def complete(self, request: ChatRequest) -> ChatResponse:
         content = json.dumps(request_body(self.spec.model, request, stream=False)).encode()
 
         async def attempt(remaining: float | None) -> ChatResponse:
             timeout, bound = self._attempt_timeout(request, remaining)
-            client = await _client_for(self.spec.base_url or "")
+            session = await _session_for(self._base_url)
             with _map_errors(self.spec, timeout, bound):
-                response = await client.post(
-                    self._url, content=content, headers=self._headers, timeout=timeout
-                )
-            if response.status_code >= 400:
-                raise error_for_status(
-                    self.spec.provider, response.status_code, response.text, response.headers
-                )
+                async with session.post(
+                    self._url,
+                    data=content,
+                    headers=self._headers,
+                    timeout=aiohttp.ClientTimeout(total=timeout),
+                ) as response:
+                    status, raw = response.status, await response.read()
+                    headers = {key.lower(): value for key, value in response.headers.items()}
+            if status >= 400:
+                raise error_for_status(self.spec.provider, status, raw.decode("utf-8", "replace"), headers)
             try:
-                data = response.json()
+                data: Any = json.loads(raw)
             except ValueError as exc:
-                raise ProviderError(
-                    f"{self.spec.provider} answered something that is not JSON: {response.text[:200]!r}",
-                    details={"provider": self.spec.provider, "status": response.status_code},
-                ) from exc
+                raise self._not_json(status, raw.decode("utf-8", "replace")) from exc
             return parse_completion(data, self.spec.provider)
 
         return await call_with_retries(
@@ -142,33 +155,33 @@ class OpenAICompatModel(ChatModel):
         )
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
-
         content = json.dumps(request_body(self.spec.model, request, stream=True)).encode()
-        timeout_holder: list[tuple[float, bool]] = []
+        bounds: list[tuple[float, bool]] = []
 
-        async def attempt(remaining: float | None) -> httpx.Response:
+        async def attempt(remaining: float | None) -> aiohttp.ClientResponse:
             timeout, bound = self._attempt_timeout(request, remaining)
-            timeout_holder[:] = [(timeout, bound)]
-            client = await _client_for(self.spec.base_url or "")
-            built = client.build_request(
-                "POST", self._url, content=content, headers=self._headers, timeout=timeout
-            )
+            bounds[:] = [(timeout, bound)]
+            session = await _session_for(self._base_url)
+            # Per-read bounds: a long answer may stream for longer than one timeout.
+            limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
             with _map_errors(self.spec, timeout, bound):
-                response = await client.send(built, stream=True)
-                if response.status_code >= 400:
-                    body = (await response.aread()).decode("utf-8", "replace")
-                    await response.aclose()
-                    raise error_for_status(self.spec.provider, response.status_code, body, response.headers)
+                response = await session.post(self._url, data=content, headers=self._headers, timeout=limits)
+                if response.status >= 400:
+                    body = (await response.read()).decode("utf-8", "replace")
+                    response.release()
+                    headers = {key.lower(): value for key, value in response.headers.items()}
+                    raise error_for_status(self.spec.provider, response.status, body, headers)
             return response
 
         response = await call_with_retries(
             attempt, policy=self._policy, deadline=request.deadline, provider=self.spec.provider
         )
         assembler = StreamAssembler(self.spec.provider)
-        timeout, bound = timeout_holder[0]
+        timeout, bound = bounds[0]
         try:
             with _map_errors(self.spec, timeout, bound):
-                async for line in response.aiter_lines():
+                async for raw_line in response.content:
+                    line = raw_line.decode("utf-8", "replace").strip()
                     if not line.startswith("data:"):
                         continue
                     payload = line[5:].strip()
@@ -177,10 +190,7 @@ class OpenAICompatModel(ChatModel):
                     try:
                         chunk = json.loads(payload)
                     except ValueError as exc:
-                        raise ProviderError(
-                            f"{self.spec.provider} sent a stream event that is not JSON: {payload[:200]!r}",
-                            details={"provider": self.spec.provider},
-                        ) from exc
+                        raise self._not_json(response.status, payload) from exc
                     delta = assembler.feed(chunk)
                     if delta:
                         yield ChatChunk(kind="text", text=delta)
@@ -190,5 +200,5 @@ class OpenAICompatModel(ChatModel):
                             details={"provider": self.spec.provider},
                         )
         finally:
-            await response.aclose()
+            response.release()
         yield ChatChunk(kind="done", response=assembler.response())

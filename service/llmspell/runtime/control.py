@@ -278,7 +278,24 @@ class Daemon(ControlPlane):
             pass
 
     async def wait_run(self, request: RunRequest) -> dict[str, Any]:
-        run = await self.store.runs.create(await self._spec(request))
+        spec = await self._spec(request)
+        worker = self.worker
+        if worker.executes_runs:
+            # Executed here, created already claimed: no queue round trip.
+            run = await self.store.runs.create(spec, worker_id=worker.worker_id, lease_s=worker.lease_s)
+            if run.status == "running" and run.worker_id == worker.worker_id and run.id not in worker.active_ids:
+                outcome = await worker.execute_now(run)
+                return {
+                    "id": run.id,
+                    "status": outcome.status,
+                    "result": outcome.result,
+                    "stdout": outcome.stdout,
+                    "error": outcome.error.to_dict() if outcome.error is not None else None,
+                    "usage": {**outcome.usage.to_dict(), "cost": outcome.cost},
+                    "duration_ms": outcome.duration_ms,
+                }
+        else:
+            run = await self.store.runs.create(spec)
         if not run.finished:
             self._finished[run.id] = asyncio.get_running_loop().create_future()
             self.worker.wake()

@@ -22,6 +22,7 @@ from .runner import RunOutcome
 
 if TYPE_CHECKING:
     from ..storage.abc import Store
+    from ..storage.records import RunRecord
 
 __all__ = ["Worker"]
 
@@ -73,6 +74,22 @@ class Worker:
         ):
             task = asyncio.create_task(loop(), name=f"llmspell-{name}-{self.worker_id}")
             self._tasks.add(task)
+
+    @property
+    def executes_runs(self) -> bool:
+        """False for an API-only replica (``max_concurrent_runs = 0``)."""
+        return self._max_concurrent > 0 and not self._stopping
+
+    @property
+    def lease_s(self) -> float:
+        return self._lease_s
+
+    async def execute_now(self, run: RunRecord) -> RunOutcome:
+        """Execute a run this worker already holds (created claimed) and return its outcome."""
+        task = asyncio.create_task(self._executor.execute(run), name=f"run-{run.id}")
+        self._running[run.id] = task
+        task.add_done_callback(self._forget)
+        return await asyncio.shield(task)
 
     def cancel_local(self, run_id: str, reason: str) -> bool:
         """Cancel a run executing here; False when it is not here."""

@@ -94,6 +94,12 @@ class RunEventWriter:
             if time.monotonic() - self._last_flush >= _FLUSH_INTERVAL_S:
                 await self.flush()
 
+    def take_pending(self) -> list[tuple[int, str, Any]]:
+        """The events not yet stored, as ``(seq, type, data)``; the caller stores them."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        return [(e.id, e.event, e.data) for e in batch]
+
     async def flush(self) -> None:
         """Persist every event not yet stored."""
         with self._lock:

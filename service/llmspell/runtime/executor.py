@@ -124,8 +124,7 @@ class RunExecutor:
         writer.emit("status", {"status": outcome.status})
         end = writer.emit("end", {"status": outcome.status}, live=False)
         started = time.perf_counter()
-        await writer.drain()
-        await writer.flush()
+        await writer.drain()  # no periodic flush may still be writing
         stored = await self._store.runs.finish(
             run_id,
             self._worker_id,
@@ -135,6 +134,7 @@ class RunExecutor:
             error=outcome.error.to_dict() if outcome.error is not None else None,
             usage={**outcome.usage.to_dict(), "cost": outcome.cost},
             duration_ms=outcome.duration_ms,
+            events=writer.take_pending(),
         )
         if not stored:
             log.warning("run %s finished here but is no longer held by this worker", run_id)

@@ -18,25 +18,37 @@ from typing import Any
 from .records import (
     UNSET,
     ApiKeyRecord,
+    ArtifactRecord,
+    BlobRecord,
     FireRecord,
     FireResult,
     OverlapPolicy,
     RunEventRecord,
     RunRecord,
     RunSpec,
+    ReplayRecord,
     RunStatus,
     ScheduleRecord,
     ScriptRecord,
+    SessionRecord,
+    SessionStatus,
+    StateRecord,
+    StateWrite,
     Unset,
 )
 
 __all__ = [
     "ApiKeyRepository",
+    "ArtifactRepository",
     "EventRepository",
     "FireRepository",
+    "MaintenanceRepository",
+    "ReplayRepository",
     "RunRepository",
     "ScheduleRepository",
     "ScriptRepository",
+    "SessionRepository",
+    "StateRepository",
     "Store",
 ]
 
@@ -72,9 +84,14 @@ class RunRepository(ABC):
     """
 
     @abstractmethod
-    async def create(self, spec: RunSpec) -> RunRecord:
+    async def create(self, spec: RunSpec, *, worker_id: str | None = None, lease_s: float = 30.0) -> RunRecord:
         """Insert a queued run. With an ``idempotency_key`` already used, return that run
-        instead; concurrent duplicates also yield a single run."""
+        instead; concurrent duplicates also yield a single run.
+
+        With ``worker_id`` the new run is inserted already claimed by that worker
+        (``running``, first attempt, lease of ``lease_s``): the replica that received a
+        waiting request executes it without a round trip through the queue.
+        """
 
     @abstractmethod
     async def get(self, run_id: str) -> RunRecord:
@@ -117,8 +134,10 @@ class RunRepository(ABC):
         error: dict[str, Any] | None = None,
         usage: dict[str, Any] | None = None,
         duration_ms: float | None = None,
+        events: Sequence[tuple[int, str, Any]] = (),
     ) -> bool:
-        """Record the outcome of a running run owned by ``worker_id``.
+        """Record the outcome of a running run owned by ``worker_id``, and the run's last
+        ``events`` (``(seq, type, data)``) in the same transaction.
 
         Returns False (and changes nothing) when the run is not running or not owned by
         that worker. Raises ValidationError for a non-terminal ``status``.
@@ -297,6 +316,218 @@ class ApiKeyRepository(ABC):
         """True when at least one key is not revoked (the server then requires keys)."""
 
 
+class StateRepository(ABC):
+    """Versioned JSON values under ``(scope, key)``; expired entries read as absent.
+
+    Every write bumps ``version``. A write with ``expected_version`` that does not match
+    (0 = the key must be absent) raises Conflict and changes nothing. With
+    ``max_scope_bytes``/``max_scope_keys`` a write that would leave the scope over quota
+    raises LimitExceeded and changes nothing.
+    """
+
+    @abstractmethod
+    async def get(self, scope: str, key: str) -> StateRecord | None:
+        """The live entry, or None (absent or expired)."""
+
+    @abstractmethod
+    async def put(
+        self,
+        scope: str,
+        key: str,
+        value: Any,
+        *,
+        size: int,
+        expected_version: int | None = None,
+        schema_version: int = 1,
+        expires_at: datetime | None = None,
+        max_scope_bytes: int | None = None,
+        max_scope_keys: int | None = None,
+    ) -> StateRecord:
+        """Write one entry (``size``: the byte length of its JSON). Raises Conflict, LimitExceeded."""
+
+    @abstractmethod
+    async def put_many(
+        self,
+        writes: Sequence[StateWrite],
+        *,
+        max_scope_bytes: int | None = None,
+        max_scope_keys: int | None = None,
+    ) -> builtins.list[StateRecord | None]:
+        """Apply every write in one transaction (all or nothing); None for deletes."""
+
+    @abstractmethod
+    async def delete(self, scope: str, key: str, expected_version: int | None = None) -> bool:
+        """Delete an entry; False when it was absent. Raises Conflict on a version mismatch."""
+
+    @abstractmethod
+    async def list(
+        self,
+        scope: str | None = None,
+        *,
+        prefix: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[builtins.list[StateRecord], str | None]:
+        """Live entries ordered by ``(scope, key)`` (every scope when ``scope`` is None)."""
+
+    @abstractmethod
+    async def usage(self, scope: str) -> tuple[int, int]:
+        """``(keys, bytes)`` of the live entries of ``scope``."""
+
+    @abstractmethod
+    async def delete_scope(self, scope: str) -> int:
+        """Delete every entry of ``scope``; returns how many."""
+
+    @abstractmethod
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete entries that expired before ``now``; returns how many."""
+
+
+class SessionRepository(ABC):
+    """Sessions; deleting one deletes its artifacts and replay records."""
+
+    @abstractmethod
+    async def create(
+        self,
+        *,
+        name: str,
+        description: str = "",
+        tags: Sequence[str] = (),
+        metadata: dict[str, Any] | None = None,
+        session_id: str | None = None,
+    ) -> SessionRecord:
+        """Insert an ``active`` session. Raises Conflict for a used ``session_id``."""
+
+    @abstractmethod
+    async def get(self, session_id: str) -> SessionRecord:
+        """The session. Raises NotFound."""
+
+    @abstractmethod
+    async def list(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        tags: Sequence[str] = (),
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[builtins.list[SessionRecord], str | None]:
+        """Sessions newest first having every tag of ``tags``, and the next cursor."""
+
+    @abstractmethod
+    async def update(
+        self,
+        session_id: str,
+        *,
+        status: SessionStatus | Unset = UNSET,
+        name: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+        tags: Sequence[str] | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+    ) -> SessionRecord:
+        """Change the given fields (``ended_at`` is set on completed/failed). Raises NotFound."""
+
+    @abstractmethod
+    async def delete(self, session_id: str) -> None:
+        """Delete the session with its artifacts and records. Raises NotFound."""
+
+    @abstractmethod
+    async def purge(self, before: datetime, statuses: Sequence[SessionStatus]) -> builtins.list[str]:
+        """Delete sessions in ``statuses`` last updated before ``before``; returns their ids."""
+
+
+class ArtifactRepository(ABC):
+    """Artifact versions and the content-addressed blobs they point to."""
+
+    @abstractmethod
+    async def add(
+        self,
+        *,
+        session_id: str,
+        name: str,
+        type: str,
+        media_type: str,
+        content_hash: str,
+        size: int,
+        metadata: dict[str, Any] | None = None,
+        inline_data: bytes | None = None,
+    ) -> ArtifactRecord:
+        """Add the next version of ``name`` and, when new, its blob row (``inline_data``
+        for content kept in the database). Raises NotFound for an unknown session."""
+
+    @abstractmethod
+    async def get(self, artifact_id: str) -> ArtifactRecord:
+        """Raises NotFound."""
+
+    @abstractmethod
+    async def get_by_name(self, session_id: str, name: str, version: int | None = None) -> ArtifactRecord:
+        """The given (default: latest) version of ``name``. Raises NotFound."""
+
+    @abstractmethod
+    async def list(self, session_id: str, *, name: str | None = None) -> builtins.list[ArtifactRecord]:
+        """Every version of the session's artifacts, ordered by name then version."""
+
+    @abstractmethod
+    async def delete(self, session_id: str, id_or_name: str) -> int:
+        """Delete one artifact version by id, or every version of a name; returns how many.
+        Raises NotFound."""
+
+    @abstractmethod
+    async def blob(self, content_hash: str) -> BlobRecord | None:
+        """The blob row, or None."""
+
+    @abstractmethod
+    async def blob_data(self, content_hash: str) -> bytes | None:
+        """The inline content of a blob (None when it lives in the blob store or is absent)."""
+
+    @abstractmethod
+    async def orphan_blobs(self, limit: int = 1000) -> builtins.list[BlobRecord]:
+        """Blobs no artifact refers to."""
+
+    @abstractmethod
+    async def delete_blobs(self, hashes: Sequence[str]) -> builtins.list[str]:
+        """Delete those of ``hashes`` that are still unreferenced; returns them."""
+
+
+class ReplayRepository(ABC):
+    """What runs of a session did, in order, to re-execute them deterministically."""
+
+    @abstractmethod
+    async def append(
+        self, session_id: str, run_id: str, records: Sequence[tuple[int, str, str, Any]]
+    ) -> None:
+        """Insert ``(seq, kind, key, data)`` records of a run in one transaction."""
+
+    @abstractmethod
+    async def list(self, session_id: str, run_id: str | None = None) -> builtins.list[ReplayRecord]:
+        """Records of the session (or one run), in recording order."""
+
+
+class MaintenanceRepository(ABC):
+    """Whole-table operations for retention, backup and restore."""
+
+    @abstractmethod
+    async def purge_runs(self, before: datetime) -> int:
+        """Delete finished runs created before ``before`` (their events go with them)."""
+
+    @abstractmethod
+    async def purge_events(self, before: datetime) -> int:
+        """Delete events older than ``before`` of finished runs; returns how many."""
+
+    @abstractmethod
+    async def export_rows(
+        self, table: str, *, since: datetime | None = None, limit: int = 1000, cursor: str | None = None
+    ) -> tuple[builtins.list[dict[str, Any]], str | None]:
+        """Rows of a backed-up table (blobs without their data), changed since ``since``."""
+
+    @abstractmethod
+    async def import_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert rows, overwriting rows with the same primary key; returns how many."""
+
+    @abstractmethod
+    async def wipe(self, tables: Sequence[str]) -> None:
+        """Delete every row of ``tables`` in one transaction (children first)."""
+
+
 class Store(ABC):
     """A database holding every repository; an async context manager.
 
@@ -310,6 +541,11 @@ class Store(ABC):
     schedules: ScheduleRepository
     fires: FireRepository
     api_keys: ApiKeyRepository
+    state: StateRepository
+    sessions: SessionRepository
+    artifacts: ArtifactRepository
+    replay: ReplayRepository
+    maintenance: MaintenanceRepository
 
     @property
     @abstractmethod

@@ -18,7 +18,10 @@ __all__ = [
     "RUN_STATUSES",
     "TERMINAL_RUN_STATUSES",
     "UNSET",
+    "SESSION_STATUSES",
     "ApiKeyRecord",
+    "ArtifactRecord",
+    "BlobRecord",
     "FireRecord",
     "FireResult",
     "OverlapPolicy",
@@ -26,14 +29,20 @@ __all__ = [
     "RunRecord",
     "RunSpec",
     "RunStatus",
+    "ReplayRecord",
     "ScheduleRecord",
     "ScriptRecord",
+    "SessionRecord",
+    "SessionStatus",
+    "StateRecord",
+    "StateWrite",
     "Unset",
 ]
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "timeout"]
 OverlapPolicy = Literal["skip", "queue", "cancel_previous"]
 FireResult = Literal["created", "skipped", "missed", "cancelled_previous"]
+SessionStatus = Literal["active", "suspended", "completed", "failed"]
 
 RUN_STATUSES: Final[tuple[RunStatus, ...]] = (
     "queued",
@@ -56,8 +65,13 @@ API_KEY_SCOPES: Final[tuple[str, ...]] = (
     "schedules:write",
     "tools:read",
     "tools:invoke",
+    "state:read",
+    "state:write",
+    "sessions:read",
+    "sessions:write",
     "admin",
 )
+SESSION_STATUSES: Final[tuple[SessionStatus, ...]] = ("active", "suspended", "completed", "failed")
 DEFAULT_KEY_SCOPES: Final[tuple[str, ...]] = tuple(s for s in API_KEY_SCOPES if s != "admin")
 
 
@@ -223,3 +237,95 @@ class ApiKeyRecord:
     def allows(self, scope: str) -> bool:
         """True when the key holds ``scope`` or ``admin``."""
         return scope in self.scopes or "admin" in self.scopes
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StateRecord:
+    """One state entry: a JSON ``value`` under ``(scope, key)``.
+
+    ``version`` grows by one on every write (optimistic concurrency); ``schema_version`` is
+    the format of ``value`` (upgraded by registered migrations); ``size`` is the length of
+    its JSON encoding in bytes; an entry past ``expires_at`` is treated as absent.
+    """
+
+    scope: str
+    key: str
+    value: Any
+    version: int
+    schema_version: int
+    size: int
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StateWrite:
+    """One write of :meth:`StateRepository.put_many`.
+
+    ``expected_version``: None writes unconditionally, 0 requires the key to be absent,
+    ``n`` requires the stored version to be ``n``. ``delete`` removes the key instead.
+    """
+
+    scope: str
+    key: str
+    value: Any = None
+    size: int = 0
+    expected_version: int | None = None
+    schema_version: int = 1
+    expires_at: datetime | None = None
+    delete: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SessionRecord:
+    """A session: a named context grouping runs, their state and their artifacts."""
+
+    id: str
+    name: str
+    description: str
+    status: SessionStatus
+    tags: tuple[str, ...]
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BlobRecord:
+    """Content stored once per SHA-256: inline in the database or as a file of the blob store."""
+
+    hash: str
+    size: int
+    inline: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ArtifactRecord:
+    """One version of a named artifact of a session; ``content_hash`` names its blob."""
+
+    id: str
+    session_id: str
+    name: str
+    version: int
+    type: str
+    media_type: str
+    content_hash: str
+    size: int
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReplayRecord:
+    """One recorded step of a run in a session (``kind``: ``run``, ``llm``, ``tool``, ``outcome``)."""
+
+    session_id: str
+    run_id: str
+    seq: int
+    kind: str
+    key: str
+    data: Any
+    created_at: datetime

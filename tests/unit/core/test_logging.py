@@ -8,7 +8,6 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-
 from llmspell.core.errors import ConfigError
 from llmspell.core.logging import (
     TRACE,
@@ -37,7 +36,9 @@ def _restore_logging() -> Iterator[None]:
         logging.getLogger(name).setLevel(saved)
 
 
-def _record(msg: str = "hello %s", *args: object, level: int = logging.INFO, **extra: object) -> logging.LogRecord:
+def _record(
+    msg: str = "hello %s", *args: object, level: int = logging.INFO, **extra: object
+) -> logging.LogRecord:
     record = logging.LogRecord("llmspell.test", level, __file__, 10, msg, args or ("world",), None)
     for key, value in extra.items():
         setattr(record, key, value)
@@ -97,7 +98,7 @@ def test_json_formatter_keeps_the_traceback_in_one_field() -> None:
 
 def test_human_formatter_is_one_compact_line() -> None:
     line = HumanFormatter().format(_record(run_id="r_1", note="two words", level=logging.WARNING))
-    assert "WARN  llmspell.test: hello world run_id=r_1 note=\"two words\"" in line
+    assert 'WARN  llmspell.test: hello world run_id=r_1 note="two words"' in line
     assert "\n" not in line
 
 

@@ -92,7 +92,7 @@ def test_cli_providers_json(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -
 def test_import_is_light() -> None:
     code = (
         "import sys, llmspell.providers, llmspell.agents\n"
-        "heavy = [m for m in ('httpx', 'litellm', 'openai') if m in sys.modules]\n"
+        "heavy = [m for m in ('httpx', 'aiohttp', 'litellm', 'openai') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -183,15 +184,15 @@ async def test_unreachable_server() -> None:
     assert caught.value.details["status"] is None
 
 
-async def test_direct_path_pools_one_client_per_base_url(settings: Settings) -> None:
+async def test_direct_path_pools_one_session_per_base_url(settings: Settings) -> None:
     from llmspell.providers import openai_compat
 
-    first = await openai_compat._client_for("http://127.0.0.1:1/v1")
-    again = await openai_compat._client_for("http://127.0.0.1:1/v1")
-    other = await openai_compat._client_for("http://127.0.0.1:2/v1")
+    first = await openai_compat._session_for("http://127.0.0.1:1/v1")
+    again = await openai_compat._session_for("http://127.0.0.1:1/v1")
+    other = await openai_compat._session_for("http://127.0.0.1:2/v1")
     assert first is again and first is not other
     await openai_compat.close_clients()
-    assert first.is_closed
+    assert first.closed and other.closed
 
 
 def test_stream_events_are_sse(fake_llm: FakeLLMServer) -> None:
@@ -209,3 +210,38 @@ def test_stream_events_are_sse(fake_llm: FakeLLMServer) -> None:
     assert events[-1] == "[DONE]"
     assert json.loads(events[-2])["usage"]["total_tokens"] > 0
     assert response.headers["content-type"] == "text/event-stream"
+
+
+async def test_many_concurrent_calls_cost_about_one_latency(
+    settings: Settings, fake_llm: FakeLLMServer
+) -> None:
+    model = get_chat_model(parse_model_spec("fake/gpt-4o-mini", settings))
+    fake_llm.set_latency(300)
+    started = time.monotonic()
+    responses = await asyncio.gather(*(model.complete(ask(f"q{i}")) for i in range(300)))
+    elapsed = time.monotonic() - started
+    assert sorted(r.text for r in responses) == sorted(f"Echo: q{i}" for i in range(300))
+    assert elapsed < 2.5
+
+
+def test_standalone_server_prints_its_url() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    script = Path(__file__).resolve().parents[2] / "fakes" / "llm_server.py"
+    process = subprocess.Popen(
+        [sys.executable, str(script), "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("fake LLM server listening on http://127.0.0.1:")
+        base_url = line.rsplit(" ", 1)[-1].strip()
+        models = httpx.get(f"{base_url}/models").json()
+        assert "gpt-4o-mini" in [entry["id"] for entry in models["data"]]
+    finally:
+        process.terminate()
+        assert process.wait(10) is not None

@@ -29,13 +29,18 @@ class Echo(BaseTool):
     description = "Echo the message back in upper case."
     schema = {
         "type": "object",
-        "properties": {"message": {"type": "string", "maxLength": 20}, "times": {"type": "integer", "minimum": 1}},
+        "properties": {
+            "message": {"type": "string", "maxLength": 20},
+            "times": {"type": "integer", "minimum": 1},
+        },
         "required": ["message"],
         "additionalProperties": False,
     }
 
     async def invoke(self, params: dict[str, Any], ctx: ExecutionContext) -> Any:
-        return ToolOutput(operation="echo", result=params["message"].upper() * params.get("times", 1), metadata={"n": 1})
+        return ToolOutput(
+            operation="echo", result=params["message"].upper() * params.get("times", 1), metadata={"n": 1}
+        )
 
 
 class Sleeper(BaseTool):
@@ -159,7 +164,7 @@ async def test_non_object_params_are_refused(registry: ToolRegistry, ctx: Execut
 async def test_timeout_is_enforced(registry: ToolRegistry, ctx: ExecutionContext) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
-    with pytest.raises(Timeout, match="0.2s timeout"):
+    with pytest.raises(Timeout, match=r"0\.2s timeout"):
         await registry.invoke("sleeper", {"s": 5}, ctx)
     assert loop.time() - started < 2
     failed = await registry.invoke_envelope("sleeper", {"s": 5}, ctx)
@@ -208,9 +213,12 @@ async def test_unknown_tool_envelope(registry: ToolRegistry, ctx: ExecutionConte
 
 async def test_invocations_are_counted(registry: ToolRegistry, ctx: ExecutionContext) -> None:
     def count(status: str) -> float:
-        return REGISTRY.get_sample_value(
-            "llmspell_tool_invocations_total", {"tool": "echo-tool", "status": status}
-        ) or 0.0
+        return (
+            REGISTRY.get_sample_value(
+                "llmspell_tool_invocations_total", {"tool": "echo-tool", "status": status}
+            )
+            or 0.0
+        )
 
     ok, bad = count("success"), count("validation")
     await registry.invoke("echo-tool", {"message": "a"}, ctx)

@@ -13,7 +13,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from llmspell.core.context import SandboxPolicy
-from llmspell.core.errors import LimitExceeded, NotFound, SandboxViolation, Timeout, ToolError, ValidationError
+from llmspell.core.errors import (
+    LimitExceeded,
+    NotFound,
+    SandboxViolation,
+    Timeout,
+    ToolError,
+    ValidationError,
+)
 from llmspell.tools.sandbox import SafeHttp, check_size, check_url, resolve_path, run_process
 from prometheus_client import REGISTRY
 
@@ -35,7 +42,9 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def policy(root: Path) -> SandboxPolicy:
     return SandboxPolicy(
-        file_roots=(str(root),), network_allow=("127.0.0.1",), process_allow=("echo", "sleep", "env", "cat", "yes", "sh")
+        file_roots=(str(root),),
+        network_allow=("127.0.0.1",),
+        process_allow=("echo", "sleep", "env", "cat", "yes", "sh"),
     )
 
 
@@ -48,7 +57,9 @@ def test_relative_paths_resolve_under_the_first_root(root: Path, policy: Sandbox
     assert resolve_path(str(root / "new.txt"), policy, for_write=True) == root / "new.txt"
 
 
-@pytest.mark.parametrize("path", ["../secret.txt", "sub/../../secret.txt", "/etc/passwd", "/", "..", "../root2/x"])
+@pytest.mark.parametrize(
+    "path", ["../secret.txt", "sub/../../secret.txt", "/etc/passwd", "/", "..", "../root2/x"]
+)
 def test_traversal_and_absolute_escapes_are_refused(policy: SandboxPolicy, path: str) -> None:
     before = violations("file")
     with pytest.raises(SandboxViolation, match="outside the sandbox file roots"):
@@ -90,7 +101,7 @@ def test_other_file_refusals(root: Path, policy: SandboxPolicy) -> None:
         resolve_path("a\x00.txt", policy)
     with pytest.raises(ValidationError):
         resolve_path("", policy)
-    with pytest.raises(NotFound, match="missing.txt"):
+    with pytest.raises(NotFound, match=r"missing\.txt"):
         resolve_path("missing.txt", policy, must_exist=True)
     with pytest.raises(SandboxViolation, match="sandbox root"):
         resolve_path(str(root), policy, for_write=True)
@@ -131,7 +142,9 @@ async def test_names_resolving_to_loopback_are_refused() -> None:
         await check_url("http://localhost:9/", SandboxPolicy())
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/", "file:///etc/passwd", "gopher://x/", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/", "file:///etc/passwd", "gopher://x/", "javascript:alert(1)"]
+)
 async def test_other_schemes_are_refused(url: str) -> None:
     with pytest.raises(SandboxViolation, match="scheme"):
         await check_url(url, SandboxPolicy())
@@ -161,7 +174,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         return
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None, *, length: bool = True) -> None:
+    def _send(
+        self, status: int, body: bytes, headers: dict[str, str] | None = None, *, length: bool = True
+    ) -> None:
         self.send_response(status)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -174,7 +189,9 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
         if parts.path == "/echo":
-            body = json.dumps({"host": self.headers["Host"], "auth": self.headers.get("Authorization")}).encode()
+            body = json.dumps(
+                {"host": self.headers["Host"], "auth": self.headers.get("Authorization")}
+            ).encode()
             self._send(200, body, {"Content-Type": "application/json; charset=utf-8", "Set-Cookie": "a=1"})
         elif parts.path == "/redirect":
             self._send(302, b"", {"Location": query["to"][0]})
@@ -233,7 +250,7 @@ async def test_redirect_to_a_private_host_is_refused(server: str) -> None:
     async with SafeHttp(policy) as http:
         ok = await http.request("GET", f"{server}/redirect?to=/echo")
         assert ok.status == 200 and ok.url == server + "/echo"
-        with pytest.raises(SandboxViolation, match="169.254.169.254"):
+        with pytest.raises(SandboxViolation, match=r"169\.254\.169\.254"):
             await http.request("GET", f"{server}/redirect?to=http://169.254.169.254/latest")
         with pytest.raises(SandboxViolation, match="scheme"):
             await http.request("GET", f"{server}/redirect?to=file:///etc/passwd")
@@ -286,7 +303,12 @@ async def test_per_host_rate_limit(server: str) -> None:
 
 async def test_allowed_command_runs(policy: SandboxPolicy, root: Path) -> None:
     result = await run_process(["echo", "hi", "there"], policy, timeout_s=5, max_output_bytes=1000)
-    assert (result.returncode, result.stdout, result.timed_out, result.truncated) == (0, "hi there\n", False, False)
+    assert (result.returncode, result.stdout, result.timed_out, result.truncated) == (
+        0,
+        "hi there\n",
+        False,
+        False,
+    )
     cat = await run_process(["cat"], policy, timeout_s=5, max_output_bytes=1000, stdin=b"piped")
     assert cat.stdout == "piped"
     pwd = await run_process(["sh", "-c", "pwd"], policy, timeout_s=5, max_output_bytes=1000, cwd="sub")
@@ -310,7 +332,19 @@ async def test_environment_is_scrubbed(policy: SandboxPolicy, monkeypatch: pytes
     result = await run_process(["env"], policy, timeout_s=5, max_output_bytes=10_000, env={"GREETING": "hi"})
     names = {line.split("=", 1)[0] for line in result.stdout.splitlines()}
     assert "LLMSPELL_TEST_SECRET" not in names and "GREETING" in names
-    assert names <= {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "GREETING", "PWD", "SHLVL", "_"}
+    assert names <= {
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "LC_CTYPE",
+        "TZ",
+        "TMPDIR",
+        "GREETING",
+        "PWD",
+        "SHLVL",
+        "_",
+    }
     with pytest.raises(SandboxViolation, match="LD_PRELOAD"):
         await run_process(["env"], policy, timeout_s=5, max_output_bytes=100, env={"LD_PRELOAD": "/x.so"})
 

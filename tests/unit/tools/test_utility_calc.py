@@ -50,7 +50,10 @@ async def test_variables_and_trig() -> None:
 
 
 async def test_validate_and_functions_operations() -> None:
-    assert await calc("1 +", operation="validate") == {"valid": False, "error": "invalid expression: invalid syntax"}
+    assert await calc("1 +", operation="validate") == {
+        "valid": False,
+        "error": "invalid expression: invalid syntax",
+    }
     assert (await calc("1 + x", operation="validate"))["valid"] is True
     env = await default_registry().invoke("calculator", {"operation": "functions"}, ExecutionContext())
     assert "sqrt" in env["result"]["functions"] and env["result"]["constants"] == ["e", "pi", "tau"]
@@ -86,7 +89,7 @@ async def test_schema_violations() -> None:
     registry, ctx = default_registry(), ExecutionContext()
     with pytest.raises(ValidationError, match="'input' is required"):
         await registry.invoke("calculator", {}, ctx)
-    with pytest.raises(ValidationError, match="variables.x"):
+    with pytest.raises(ValidationError, match=r"variables\.x"):
         await registry.invoke("calculator", {"input": "x", "variables": {"x": "1"}}, ctx)
     with pytest.raises(ValidationError, match="unknown parameter 'expr'"):
         await registry.invoke("calculator", {"expr": "1"}, ctx)

@@ -31,7 +31,9 @@ BOOK = {
 
 
 async def cite(work: Any, style: str) -> Any:
-    env = await default_registry().invoke("citation-formatter", {"input": work, "format": style}, ExecutionContext())
+    env = await default_registry().invoke(
+        "citation-formatter", {"input": work, "format": style}, ExecutionContext()
+    )
     assert env["success"] is True and env["result"]["format"] == style
     return env["result"]
 
@@ -81,7 +83,9 @@ async def test_bibtex_and_lists() -> None:
     assert bib.startswith("@article{lecun2015deep,\n")
     assert "  author = {LeCun, Yann and Bengio, Yoshua and Hinton, Geoffrey E.}" in bib
     assert "  number = {7553}" in bib and bib.endswith("\n}")
-    many = await cite([BOOK, {"title": "Untitled note", "type": "website", "site": "Blog", "url": "https://x.org"}], "apa")
+    many = await cite(
+        [BOOK, {"title": "Untitled note", "type": "website", "site": "Blog", "url": "https://x.org"}], "apa"
+    )
     assert many["citations"][1] == "Untitled note. (n.d.). Blog. https://x.org"
 
 

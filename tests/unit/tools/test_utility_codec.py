@@ -37,7 +37,10 @@ async def test_uuid_versions(ctx: ExecutionContext) -> None:
     v7 = uuid.UUID((await run(ctx, "uuid-generator", version=7))["uuid"])
     assert abs((v7.int >> 80) - time.time() * 1000) < 5000
     assert len((await run(ctx, "uuid-generator", format="hex"))["uuid"]) == 32
-    assert (await run(ctx, "uuid-generator", operation="validate", input=v5["uuid"])) == {"valid": True, "version": 5}
+    assert (await run(ctx, "uuid-generator", operation="validate", input=v5["uuid"])) == {
+        "valid": True,
+        "version": 5,
+    }
     assert (await run(ctx, "uuid-generator", operation="validate", input="nope"))["valid"] is False
 
 
@@ -83,9 +86,17 @@ async def test_hash_refusals(ctx: ExecutionContext) -> None:
 async def test_base64(ctx: ExecutionContext, tmp_path: Path) -> None:
     assert await run(ctx, "base64-encoder", operation="encode", input="héllo") == "aMOpbGxv"
     assert await run(ctx, "base64-encoder", operation="decode", input="aMOpbGxv") == "héllo"
-    assert await run(ctx, "base64-encoder", operation="encode", input="\xff\xfe?", encoding="latin-1") == "//4/"
-    assert await run(ctx, "base64-encoder", operation="encode", input="//4/", encoding="base64", url_safe=True) == "__4_"
-    assert await run(ctx, "base64-encoder", operation="decode", input="__4_", url_safe=True, format="hex") == "fffe3f"
+    assert (
+        await run(ctx, "base64-encoder", operation="encode", input="\xff\xfe?", encoding="latin-1") == "//4/"
+    )
+    assert (
+        await run(ctx, "base64-encoder", operation="encode", input="//4/", encoding="base64", url_safe=True)
+        == "__4_"
+    )
+    assert (
+        await run(ctx, "base64-encoder", operation="decode", input="__4_", url_safe=True, format="hex")
+        == "fffe3f"
+    )
     assert await run(ctx, "base64-encoder", operation="decode", input="aGk") == "hi"  # unpadded
     (tmp_path / "b.bin").write_bytes(b"\x00\x01")
     assert await run(ctx, "base64-encoder", operation="encode", path="b.bin") == "AAE="

@@ -12,7 +12,9 @@ from llmspell.tools import default_registry
 
 
 async def dt(operation: str, **params: Any) -> Any:
-    env = await default_registry().invoke("datetime-handler", {"operation": operation, **params}, ExecutionContext())
+    env = await default_registry().invoke(
+        "datetime-handler", {"operation": operation, **params}, ExecutionContext()
+    )
     assert env["success"] is True and env["operation"] == operation
     return env["result"]
 
@@ -26,7 +28,9 @@ async def test_now_in_a_zone() -> None:
 async def test_parse_and_format() -> None:
     parsed = await dt("parse", input="2024-02-29T13:45:00Z")
     assert parsed["iso"] == "2024-02-29T13:45:00+00:00" and parsed["weekday"] == "Thursday"
-    custom = await dt("parse", input="03/10/2024 08:30", input_format="%m/%d/%Y %H:%M", from_timezone="Europe/Paris")
+    custom = await dt(
+        "parse", input="03/10/2024 08:30", input_format="%m/%d/%Y %H:%M", from_timezone="Europe/Paris"
+    )
     assert custom["iso"] == "2024-03-10T08:30:00+01:00"
     from_ts = await dt("parse", input=0)
     assert from_ts["iso"] == "1970-01-01T00:00:00+00:00"

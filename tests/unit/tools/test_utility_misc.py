@@ -19,7 +19,7 @@ async def run(tool: str, **params: Any) -> Any:
 async def test_unified_and_ndiff() -> None:
     result = await run("diff-calculator", input="a\nb\nc\n", other="a\nB\nc\n")
     assert result["added"] == 1 and result["removed"] == 1 and result["equal"] is False
-    assert "--- a\n+++ b\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c" == result["diff"]
+    assert result["diff"] == "--- a\n+++ b\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c"
     ndiff = await run("diff-calculator", operation="ndiff", input="x\n", other="y\n")
     assert ndiff["diff"].splitlines() == ["- x", "+ y"]
     same = await run("diff-calculator", operation="similarity", input="abcd", other="abcd")
@@ -28,7 +28,10 @@ async def test_unified_and_ndiff() -> None:
 
 async def test_json_diff() -> None:
     result = await run(
-        "diff-calculator", operation="json", input={"a": 1, "b": [1, 2], "n": {"x": 1}}, other='{"a": 1.5, "b": [1], "n": {"x": 1, "y": 2}}'
+        "diff-calculator",
+        operation="json",
+        input={"a": 1, "b": [1, 2], "n": {"x": 1}},
+        other='{"a": 1.5, "b": [1], "n": {"x": 1, "y": 2}}',
     )
     assert result["changes"] == [
         {"path": "a", "op": "changed", "old": 1, "new": 1.5},
@@ -51,7 +54,10 @@ async def test_diff_refusals() -> None:
 async def test_schema_validation() -> None:
     schema = {
         "type": "object",
-        "properties": {"age": {"type": "integer", "minimum": 0}, "email": {"type": "string", "format": "email"}},
+        "properties": {
+            "age": {"type": "integer", "minimum": 0},
+            "email": {"type": "string", "format": "email"},
+        },
         "required": ["age"],
     }
     ok = await run("data-validator", input={"age": 3, "email": "a@b.c"}, schema=schema)
@@ -68,7 +74,10 @@ async def test_rules_validation() -> None:
         "score": {"type": "number", "max": 10},
     }
     result = await run(
-        "data-validator", operation="rules", input=[{"name": "Al", "site": "https://x.org"}, {"name": "B", "site": "nope", "score": 11}], rules=rules
+        "data-validator",
+        operation="rules",
+        input=[{"name": "Al", "site": "https://x.org"}, {"name": "B", "site": "nope", "score": 11}],
+        rules=rules,
     )
     assert result["valid"] is False
     assert [e["path"] for e in result["errors"]] == ["$[1].name", "$[1].score", "$[1].site"]
@@ -79,11 +88,15 @@ async def test_validator_refusals() -> None:
     with pytest.raises(ValidationError, match="not a valid JSON Schema"):
         await registry.invoke("data-validator", {"input": 1, "schema": {"type": "nonsense"}}, ctx)
     with pytest.raises(ValidationError, match="unknown rule 'maxx'"):
-        await registry.invoke("data-validator", {"operation": "rules", "input": {}, "rules": {"a": {"maxx": 1}}}, ctx)
+        await registry.invoke(
+            "data-validator", {"operation": "rules", "input": {}, "rules": {"a": {"maxx": 1}}}, ctx
+        )
     with pytest.raises(ValidationError, match="'schema' is required"):
         await registry.invoke("data-validator", {"input": 1}, ctx)
     with pytest.raises(ValidationError, match="cannot use the schema"):
-        await registry.invoke("data-validator", {"input": 1, "schema": {"$ref": "https://example.com/s.json"}}, ctx)
+        await registry.invoke(
+            "data-validator", {"input": 1, "schema": {"$ref": "https://example.com/s.json"}}, ctx
+        )
 
 
 async def test_template_rendering() -> None:
@@ -93,7 +106,9 @@ async def test_template_rendering() -> None:
         variables={"name": "ada", "items": ["x", "y"]},
     )
     assert text == "Hello ADA! 1=x 2=y"
-    assert await run("template-engine", input="{{ v }}", variables={"v": "<b>"}, autoescape=True) == "&lt;b&gt;"
+    assert (
+        await run("template-engine", input="{{ v }}", variables={"v": "<b>"}, autoescape=True) == "&lt;b&gt;"
+    )
     assert await run("template-engine", input="[{{ missing }}]") == "[]"
 
 
@@ -104,8 +119,16 @@ async def test_template_rendering() -> None:
         ({"input": "{{ missing }}", "strict": True}, ValidationError, "undefined"),
         ({"input": "{{ 'x' * 10000000 }}"}, LimitExceeded, "repetition"),
         ({"input": "{{ 2 ** 100000 }}"}, LimitExceeded, "power"),
-        ({"input": "{% for i in range(10) %}{% for j in range(999999) %}{% endfor %}{% endfor %}"}, LimitExceeded, "range"),
-        ({"input": "{% for i in range(5000) %}xxxxxxxxxx{% endfor %}", "max_output": 1000}, LimitExceeded, "1000"),
+        (
+            {"input": "{% for i in range(10) %}{% for j in range(999999) %}{% endfor %}{% endfor %}"},
+            LimitExceeded,
+            "range",
+        ),
+        (
+            {"input": "{% for i in range(5000) %}xxxxxxxxxx{% endfor %}", "max_output": 1000},
+            LimitExceeded,
+            "1000",
+        ),
         ({"input": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}, SandboxViolation, "unsafe"),
         ({"input": "{{ cycler.__init__.__globals__.os.popen('id').read() }}"}, SandboxViolation, "unsafe"),
     ],

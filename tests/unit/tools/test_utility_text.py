@@ -71,4 +71,6 @@ async def test_refusals() -> None:
     with pytest.raises(ValidationError, match="operation"):
         await registry.invoke("text-manipulator", {"operation": "explode", "input": "x"}, ctx)
     with pytest.raises(LimitExceeded):
-        await registry.invoke("text-manipulator", {"operation": "repeat", "input": "x" * 1000, "times": 10_000}, ctx)
+        await registry.invoke(
+            "text-manipulator", {"operation": "repeat", "input": "x" * 1000, "times": 10_000}, ctx
+        )

@@ -13,7 +13,18 @@ from ..records import RunEventRecord
 from ._db import Database, utcnow
 from ._tables import run_events
 
-__all__ = ["SQLEventRepository"]
+__all__ = ["SQLEventRepository", "event_rows"]
+
+
+def event_rows(run_id: str, events: Sequence[tuple[int, str, Any]]) -> list[dict[str, Any]]:
+    """``run_events`` rows for ``(seq, type, data)`` events (ValidationError for seq < 1)."""
+    now = utcnow()
+    rows = []
+    for seq, kind, data in events:
+        if seq < 1:
+            raise ValidationError(f"event seq starts at 1, got {seq}")
+        rows.append({"run_id": run_id, "seq": seq, "type": kind, "data": data, "created_at": now})
+    return rows
 
 
 class SQLEventRepository(EventRepository):
@@ -25,12 +36,7 @@ class SQLEventRepository(EventRepository):
     async def append(self, run_id: str, events: Sequence[tuple[int, str, Any]]) -> None:
         if not events:
             return
-        now = utcnow()
-        rows = []
-        for seq, kind, data in events:
-            if seq < 1:
-                raise ValidationError(f"event seq starts at 1, got {seq}")
-            rows.append({"run_id": run_id, "seq": seq, "type": kind, "data": data, "created_at": now})
+        rows = event_rows(run_id, events)
         async with self._db.write() as conn:
             await conn.execute(insert(run_events), rows)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...core.errors import NotFound, ValidationError
@@ -16,7 +16,8 @@ from ..records import RUN_STATUSES, TERMINAL_RUN_STATUSES, RunRecord, RunSpec, R
 from ._db import Database, new_id, utcnow
 from ._dialect import Dialect
 from ._pages import check_limit, decode_time_cursor, encode_cursor
-from ._tables import runs
+from ._events import event_rows
+from ._tables import run_events, runs
 
 __all__ = ["SQLRunRepository", "insert_run", "run_record"]
 
@@ -41,10 +42,19 @@ def _check_spec(spec: RunSpec) -> None:
         raise ValidationError("idempotency key must be 1 to 255 characters")
 
 
-async def insert_run(conn: AsyncConnection, dialect: Dialect, spec: RunSpec) -> RunRecord:
-    """Insert a queued run inside the caller's transaction (or find its idempotent twin)."""
+async def insert_run(
+    conn: AsyncConnection,
+    dialect: Dialect,
+    spec: RunSpec,
+    *,
+    worker_id: str | None = None,
+    lease_s: float = 30.0,
+) -> RunRecord:
+    """Insert a queued run inside the caller's transaction (or find its idempotent twin);
+    with ``worker_id``, insert it already claimed by that worker."""
     _check_spec(spec)
-    values = {
+    now = utcnow()
+    values: dict[str, Any] = {
         "id": new_id(),
         "status": "queued",
         "script_name": spec.script_name,
@@ -59,11 +69,19 @@ async def insert_run(conn: AsyncConnection, dialect: Dialect, spec: RunSpec) -> 
         "metadata": dict(spec.metadata or {}),
         "webhook": spec.webhook,
         "idempotency_key": spec.idempotency_key,
-        "created_at": utcnow(),
+        "created_at": now,
         "attempts": 0,
         "max_attempts": spec.max_attempts,
         "cancel_requested": False,
     }
+    if worker_id is not None:
+        values.update(
+            status="running",
+            worker_id=worker_id,
+            attempts=1,
+            started_at=now,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+        )
     statement = dialect.insert(runs).values(values)
     if spec.idempotency_key is not None:
         # Losers of a concurrent race wait for the winner's commit, insert nothing, then read it.
@@ -90,9 +108,9 @@ class SQLRunRepository(RunRepository):
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, spec: RunSpec) -> RunRecord:
+    async def create(self, spec: RunSpec, *, worker_id: str | None = None, lease_s: float = 30.0) -> RunRecord:
         async with self._db.write() as conn:
-            return await insert_run(conn, self._db.dialect, spec)
+            return await insert_run(conn, self._db.dialect, spec, worker_id=worker_id, lease_s=lease_s)
 
     async def get(self, run_id: str) -> RunRecord:
         async with self._db.read() as conn:
@@ -187,6 +205,7 @@ class SQLRunRepository(RunRepository):
         error: dict[str, Any] | None = None,
         usage: dict[str, Any] | None = None,
         duration_ms: float | None = None,
+        events: Sequence[tuple[int, str, Any]] = (),
     ) -> bool:
         if status not in TERMINAL_RUN_STATUSES:
             raise ValidationError(f"a run finishes as one of {TERMINAL_RUN_STATUSES}, not {status!r}")
@@ -205,8 +224,12 @@ class SQLRunRepository(RunRepository):
             )
             .returning(runs.c.id)
         )
+        rows = event_rows(run_id, events)
         async with self._db.write() as conn:
-            return (await conn.execute(statement)).first() is not None
+            finished = (await conn.execute(statement)).first() is not None
+            if finished and rows:
+                await conn.execute(insert(run_events), rows)
+            return finished
 
     async def request_cancel(self, run_id: str) -> RunRecord:
         now = utcnow()

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -30,12 +32,17 @@ __all__ = [
     "JSONValue",
     "UTCDateTime",
     "api_keys",
+    "artifacts",
+    "blobs",
     "metadata",
+    "replay_records",
     "run_events",
     "runs",
     "schedule_fires",
     "schedules",
     "scripts",
+    "sessions",
+    "state_entries",
 ]
 
 metadata = MetaData(
@@ -181,4 +188,78 @@ Index(
     unique=True,
     sqlite_where=api_keys.c.revoked_at.is_(None),
     postgresql_where=api_keys.c.revoked_at.is_(None),
+)
+
+# Migration 0002: state, sessions, artifacts and their blobs, replay records.
+
+state_entries = Table(
+    "state_entries",
+    metadata,
+    Column("scope", String(255), primary_key=True),
+    Column("key", String(512), primary_key=True),
+    Column("value", JSONValue),
+    Column("version", Integer, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_state_entries_expires_at", "expires_at"),
+    Index("ix_state_entries_updated_at", "updated_at"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("tags", JSONValue, nullable=False),
+    Column("metadata", JSONValue, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+    Index("ix_sessions_status_created_at", "status", "created_at"),
+    Index("ix_sessions_created_at", "created_at"),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("inline", Boolean, nullable=False),
+    Column("data", LargeBinary),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("media_type", String(255), nullable=False),
+    Column("content_hash", String(64), ForeignKey("blobs.hash"), nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("metadata", JSONValue, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("session_id", "name", "version"),
+    Index("ix_artifacts_created_at", "created_at"),
+)
+
+replay_records = Table(
+    "replay_records",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("data", JSONValue),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_replay_records_session_id_created_at", "session_id", "created_at"),
 )

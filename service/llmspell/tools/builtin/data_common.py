@@ -24,6 +24,7 @@ __all__ = [
 
 MAX_TEXT_CHARS = 20_000_000
 MAX_EXPANDED_NODES = 2_000_000
+_CONTAINERS = (dict, list, tuple)
 
 CONDITION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -108,21 +109,36 @@ def parse_json_text(text: str, field: str = "input") -> Any:
 def bounded_size(value: Any, limit: int = MAX_EXPANDED_NODES) -> int:
     """Count the nodes of ``value`` as JSON would expand them (shared references counted each time).
 
+    Shared containers are sized once (memoised by identity), so an alias bomb is measured in
+    time proportional to its *unique* nodes.
+
     Raises:
-        LimitExceeded: past ``limit`` nodes (e.g. a YAML alias bomb).
+        LimitExceeded: past ``limit`` nodes (e.g. a YAML alias bomb) or a reference cycle.
     """
-    count = 0
-    stack = [value]
+    if not isinstance(value, dict | list | tuple):
+        return 1
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
     while stack:
-        item = stack.pop()
-        count += 1
-        if count > limit:
-            raise LimitExceeded(f"data expands to more than {limit} values; refusing (alias or entity bomb?)")
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return count
+        item, children_done = stack.pop()
+        key = id(item)
+        children = item.values() if isinstance(item, dict) else item
+        if children_done:
+            total = 1 + sum(sizes[id(c)] if isinstance(c, dict | list | tuple) else 1 for c in children)
+            if total > limit:
+                raise LimitExceeded(f"data expands to more than {limit} values (an alias bomb?); refusing it")
+            sizes[key] = total
+            in_progress.discard(key)
+            continue
+        if key in sizes:
+            continue
+        if key in in_progress:
+            raise LimitExceeded("data refers to itself (a reference cycle) and cannot be expanded")
+        in_progress.add(key)
+        stack.append((item, True))
+        stack.extend((c, False) for c in children if isinstance(c, _CONTAINERS) and id(c) not in sizes)
+    return sizes[id(value)]
 
 
 def get_field(item: Any, field: str) -> Any:

@@ -16,6 +16,9 @@ MAX_TEXT_CHARS = 5_000_000
 
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9À-Ý])")
+_ABBREVIATIONS = frozenset(
+    ["mr.", "mrs.", "ms.", "dr.", "prof.", "sr.", "jr.", "st.", "vs.", "etc.", "e.g.", "i.e.", "no.", "fig."]
+)
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 
 _STOPWORDS_TEXT = """
@@ -36,10 +39,22 @@ def tokens(text: str) -> list[str]:
 
 
 def sentences(text: str) -> list[str]:
-    """Split text into sentences at ``.``, ``!``, ``?`` followed by a capital or digit."""
+    """Split text into sentences at ``.``, ``!``, ``?`` followed by a capital or digit.
+
+    Common abbreviations (``Dr.``, ``e.g.``...) do not end a sentence.
+    """
     parts: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
-        parts.extend(s.strip() for s in _SENTENCE_END.split(" ".join(paragraph.split())) if s.strip())
+        current: list[str] = []
+        for piece in _SENTENCE_END.split(" ".join(paragraph.split())):
+            piece = piece.strip()
+            if not piece:
+                continue
+            if current and current[-1].rsplit(" ", 1)[-1].lower() in _ABBREVIATIONS:
+                current[-1] = f"{current[-1]} {piece}"
+            else:
+                current.append(piece)
+        parts.extend(current)
     return parts
 
 
