@@ -33,6 +33,7 @@ __all__ = [
     "SandboxConfig",
     "ServerConfig",
     "Settings",
+    "StateConfig",
     "config_file_path",
     "config_sources_present",
     "get_settings",
@@ -117,6 +118,25 @@ class ServerConfig(BaseModel):
     public_paths: list[str] = Field(default_factory=lambda: ["/health", "/ready", "/metrics"])
 
 
+class StateConfig(BaseModel):
+    """State, sessions, artifacts and retention (see docs/state.md)."""
+
+    max_value_bytes: int = 1_048_576
+    max_scope_bytes: int | None = None
+    max_scope_keys: int | None = None
+    cache_size: int = 10_000
+    cache_ttl_s: float = 30.0
+    blob_dir: str | None = None  # default: <data_dir>/blobs
+    inline_max_bytes: int = 262_144
+    record_sessions: bool = True
+    collect_artifacts: bool = False
+    backup_dir: str | None = None  # default: <data_dir>/backups
+    runs_retention_days: float | None = 30.0
+    events_retention_days: float | None = 7.0
+    sessions_retention_days: float | None = 90.0
+    gc_interval_s: float | None = 3600.0
+
+
 class Settings(BaseSettings):
     """The effective configuration."""
 
@@ -133,6 +153,7 @@ class Settings(BaseSettings):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     data_dir: str = "~/.local/share/llmspell"
     database_url: str | None = None
     redis_url: str | None = None

@@ -125,7 +125,7 @@ class Scheduler:
         runnable = missed[-1] if window and now - missed[-1] <= window else None
         for fire_time in missed:
             if fire_time == runnable:
-                await self.fire(entry.schedule, fire_time)
+                await self.fire(entry.schedule, fire_time, catch_up=True)
             else:
                 won = await self._store.fires.try_insert(entry.schedule.id, fire_time, "missed")
                 if won is not None:
@@ -152,7 +152,7 @@ class Scheduler:
                 await asyncio.wait_for(self._changed.wait(), delay)
 
     async def fire(
-        self, schedule: ScheduleRecord, fire_time: datetime, *, manual: bool = False
+        self, schedule: ScheduleRecord, fire_time: datetime, *, manual: bool = False, catch_up: bool = False
     ) -> RunRecord | None:
         """Act on one fire (if this replica wins it); returns the created run, if any."""
         from ..storage.records import RunSpec
@@ -175,7 +175,7 @@ class Scheduler:
             script_version=script.version,
             schedule_id=schedule.id,
             fire_time=fire_time,
-            metadata={"schedule": schedule.name, "manual": manual},
+            metadata={"schedule": schedule.name, "manual": manual, "catch_up": catch_up},
         )
         result = "cancelled_previous" if active and schedule.overlap == "cancel_previous" else "created"
         fire = await self._store.fires.try_insert(schedule.id, fire_time, result, run=spec)  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ __all__ = [
     "BaseWorkflow",
     "ErrorStrategy",
     "Execution",
+    "Nested",
     "Scope",
     "WorkflowResult",
     "run_steps",
@@ -136,7 +137,7 @@ class Scope:
         """``{name, execution_id}`` of the running workflow."""
         return {"name": self.ex.name, "execution_id": self.ex.execution_id}
 
-    def context(self, *, step: str | None = None, params: Any = None, attempt: int = 1) -> dict[str, Any]:
+    def context(self, *, step: str | None = None, params: Any = None) -> dict[str, Any]:
         """The table handed to script functions and condition functions."""
         data: dict[str, Any] = {
             "input": self.input,
@@ -149,7 +150,6 @@ class Scope:
             data["loop"] = loop
         if step is not None:
             data["step"] = step
-            data["attempt"] = attempt
         if params is not None:
             data["params"] = params
         return data
@@ -189,6 +189,14 @@ class Execution:
                 "attempts": attempts,
             }
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Nested:
+    """A nested workflow's output and per-step outputs (both kept in the step's record)."""
+
+    output: Any
+    outputs: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -260,7 +268,11 @@ async def run_step(step: Step, ex: Execution, scope: Scope) -> bool:
         except Exception as exc:  # a Python function step raising a foreign exception
             error = ScriptError(f"step {step.name!r} raised {type(exc).__name__}: {exc}", details={"step": step.name})
         else:
-            scope.steps[step.name] = {"output": output}
+            scope.steps[step.name] = (
+                {"output": output.output, "outputs": output.outputs}
+                if isinstance(output, Nested)
+                else {"output": output}
+            )
             if ex.emits:
                 ex.event("step.completed", step.name, attempt=attempt, duration_ms=_ms(started))
             return True

@@ -232,16 +232,14 @@ def test_standalone_server_prints_its_url() -> None:
     import httpx
 
     script = Path(__file__).resolve().parents[2] / "fakes" / "llm_server.py"
-    process = subprocess.Popen(
-        [sys.executable, str(script), "--port", "0"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("fake LLM server listening on http://127.0.0.1:")
-        base_url = line.rsplit(" ", 1)[-1].strip()
-        models = httpx.get(f"{base_url}/models").json()
-        assert "gpt-4o-mini" in [entry["id"] for entry in models["data"]]
-    finally:
-        process.terminate()
-        assert process.wait(10) is not None
+    command = [sys.executable, str(script), "--port", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert line.startswith("fake LLM server listening on http://127.0.0.1:")
+            base_url = line.rsplit(" ", 1)[-1].strip()
+            models = httpx.get(f"{base_url}/models").json()
+            assert "gpt-4o-mini" in [entry["id"] for entry in models["data"]]
+        finally:
+            process.terminate()

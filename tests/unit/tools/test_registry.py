@@ -284,3 +284,26 @@ def test_default_registry_start_imports_no_tool_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == ""
+
+
+def test_public_surface() -> None:
+    import llmspell.tools as tools
+    import llmspell.tools.sandbox as sandbox
+
+    assert sorted(tools.__all__) == [
+        "BaseTool",
+        "ToolOutput",
+        "ToolRegistry",
+        "canonical_name",
+        "default_registry",
+        "envelope",
+    ]
+    assert {
+        "HttpResult",
+        "ProcessResult",
+        "SafeHttp",
+        "check_size",
+        "check_url",
+        "resolve_path",
+        "run_process",
+    } <= set(sandbox.__all__)

@@ -1,17 +1,21 @@
-"""The SQL store: one engine, six repositories."""
+"""The SQL store: one engine, eleven repositories."""
 
 from __future__ import annotations
 
 from sqlalchemy import text
 
 from ..abc import Store
+from ._artifacts import SQLArtifactRepository
 from ._db import Database
 from ._dialect import Dialect
 from ._events import SQLEventRepository
 from ._keys import SQLApiKeyRepository
+from ._maintenance import SQLMaintenanceRepository
 from ._runs import SQLRunRepository
 from ._schedules import SQLFireRepository, SQLScheduleRepository
 from ._scripts import SQLScriptRepository
+from ._sessions import SQLReplayRepository, SQLSessionRepository
+from ._state import SQLStateRepository
 
 __all__ = ["SQLStore"]
 
@@ -32,6 +36,11 @@ class SQLStore(Store):
         self.schedules = SQLScheduleRepository(self._db)
         self.fires = SQLFireRepository(self._db)
         self.api_keys = SQLApiKeyRepository(self._db)
+        self.state = SQLStateRepository(self._db)
+        self.sessions = SQLSessionRepository(self._db)
+        self.artifacts = SQLArtifactRepository(self._db)
+        self.replay = SQLReplayRepository(self._db)
+        self.maintenance = SQLMaintenanceRepository(self._db)
 
     @property
     def url(self) -> str:

@@ -97,9 +97,7 @@ def upgrade() -> None:
             ["session_id"], ["sessions.id"], name="fk_replay_records_session_id_sessions", ondelete="CASCADE"
         ),
     )
-    op.create_index(
-        "ix_replay_records_session_id_created_at", "replay_records", ["session_id", "created_at"]
-    )
+    op.create_index("ix_replay_records_session_id_created_at", "replay_records", ["session_id", "created_at"])
 
 
 def downgrade() -> None:
