@@ -382,3 +382,49 @@ def test_webhook_receives_the_finished_run(daemon: Daemon) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+CRON_SCRIPT = """
+local made = Tool.execute("cron-scheduler", {operation = "create", name = ARGS.name, script = "noop",
+  cron = "0 4 * * *", timezone = "UTC"%s})
+local listed = Tool.execute("cron-scheduler", {operation = "list"%s})
+local found = false
+for _, s in ipairs(listed.result) do if s.name == ARGS.name then found = true end end
+local paused = Tool.execute("cron-scheduler", {operation = "pause", id = made.result.id%s})
+Tool.execute("cron-scheduler", {operation = "delete", id = made.result.id%s})
+return {found = found, enabled = paused.result.enabled}
+"""
+
+
+def test_cron_scheduler_tool_inside_the_daemon(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        http.post("/v1/scripts", json={"name": "noop", "code": "return 1"})
+        name = f"from-script-{time.monotonic_ns()}"
+        body = http.post(
+            "/v1/runs/wait", json=run_body(CRON_SCRIPT % ("", "", "", ""), args={"name": name})
+        ).json()
+        assert body["status"] == "succeeded", body
+        assert body["result"] == {"found": True, "enabled": False}
+        assert name not in [s["name"] for s in http.get("/v1/schedules").json()["items"]]
+
+
+def test_cron_scheduler_tool_against_a_server(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        http.post("/v1/scripts", json={"name": "noop", "code": "return 1"})
+    server = f', server = "{daemon.url}"'
+    done = subprocess.run(
+        [LLMSPELL, "exec", CRON_SCRIPT % (server, server, server, server), "--output", "json", "--",
+         "--name", f"remote-{time.monotonic_ns()}"],
+        capture_output=True, text=True, timeout=60, env=daemon.cli_env(),
+    )
+    assert json.loads(done.stdout)["result"] == {"found": True, "enabled": False}, done.stdout + done.stderr
+    alone = subprocess.run(
+        [LLMSPELL, "exec", 'return Tool.execute("cron-scheduler", {operation = "list"})'],
+        capture_output=True, text=True, timeout=60, env={k: v for k, v in daemon.cli_env().items() if k != "LLMSPELL_SERVER"},
+    )
+    assert alone.returncode == 2 and "CONFIG_ERROR" in alone.stderr and "server" in alone.stderr
+    invalid = subprocess.run(
+        [LLMSPELL, "exec", 'return Tool.execute("cron-scheduler", {operation = "explode"})'],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert invalid.returncode == 1 and "VALIDATION" in invalid.stderr

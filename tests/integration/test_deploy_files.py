@@ -84,7 +84,11 @@ def test_unit_runs_serve_hardened_and_stops_after_the_grace_period() -> None:
     assert int(unit["TimeoutStopSec"][0]) == stop_timeout_s(GRACE) > GRACE
 
 
-def test_env_example_sets_real_settings_only() -> None:
+def test_env_example_sets_real_settings_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in [k for k in os.environ if k.startswith("LLMSPELL_")]:
+        monkeypatch.delenv(key)
+    (tmp_path / "empty.toml").write_text("")
+    monkeypatch.setenv("LLMSPELL_CONFIG", str(tmp_path / "empty.toml"))
     text = (ROOT / "systemd" / "llmspell.env.example").read_text()
     active = _env_lines(text, commented=False)
     assert float(active["LLMSPELL_SERVER__SHUTDOWN_GRACE_S"]) == GRACE

@@ -97,6 +97,8 @@ class ExecutionContext:
     deadline: float | None = None  # time.monotonic() value
     session_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    services: dict[str, Any] = field(default_factory=dict)
+    """Handles the host gives this run (``"schedules"``: the daemon's schedules, ...)."""
 
     def __post_init__(self) -> None:
         if not self.correlation_id:

@@ -54,7 +54,16 @@ _NAMES = {levelno: name for name, levelno in LEVELS.items() if name != "warning"
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _HANDLER_MARK = "_llmspell_handler"
-_CHATTY_LIBRARIES = ("asyncio", "httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "urllib3", "grpc")
+_CHATTY_LIBRARIES = (
+    "alembic",
+    "asyncio",
+    "httpx",
+    "httpcore",
+    "aiosqlite",
+    "sqlalchemy.engine",
+    "urllib3",
+    "grpc",
+)
 
 
 def parse_level(level: str | int) -> int:

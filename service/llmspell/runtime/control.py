@@ -140,6 +140,11 @@ class Daemon(ControlPlane):
         self.executor._worker_id = self.worker.worker_id
         self.scheduler: Any = None
 
+    def _bind_services(self) -> None:
+        from .services import LocalSchedules
+
+        self.executor.services["schedules"] = LocalSchedules(self, asyncio.get_running_loop())
+
     # Lifecycle --------------------------------------------------------------------------
 
     @classmethod
@@ -170,6 +175,7 @@ class Daemon(ControlPlane):
     async def start(self) -> None:
         from .scheduler import Scheduler
 
+        self._bind_services()
         self.worker.start()
         self.scheduler = Scheduler(self)
         await self.scheduler.start()
@@ -283,7 +289,11 @@ class Daemon(ControlPlane):
         if worker.executes_runs:
             # Executed here, created already claimed: no queue round trip.
             run = await self.store.runs.create(spec, worker_id=worker.worker_id, lease_s=worker.lease_s)
-            if run.status == "running" and run.worker_id == worker.worker_id and run.id not in worker.active_ids:
+            if (
+                run.status == "running"
+                and run.worker_id == worker.worker_id
+                and run.id not in worker.active_ids
+            ):
                 outcome = await worker.execute_now(run)
                 return {
                     "id": run.id,
@@ -309,9 +319,7 @@ class Daemon(ControlPlane):
         async for event in self.run_events(run.id, 0, follow=True):
             yield event
 
-    async def run_events(
-        self, run_id: str, after: int = 0, follow: bool = True
-    ) -> AsyncIterator[RunEvent]:
+    async def run_events(self, run_id: str, after: int = 0, follow: bool = True) -> AsyncIterator[RunEvent]:
         run = await self.store.runs.get(run_id)
         last = after
         if run.finished or not follow:

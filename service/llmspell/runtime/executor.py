@@ -63,6 +63,7 @@ class RunExecutor:
         policy: SandboxPolicy,
         settings_loader: Callable[[], Any] | None = None,
         on_finished: Callable[[RunRecord, RunOutcome], None] | None = None,
+        services: dict[str, Any] | None = None,
     ) -> None:
         self._store = store
         self._hub = hub
@@ -73,12 +74,19 @@ class RunExecutor:
         self._settings_loader = settings_loader
         self._on_finished = on_finished
         self.active: dict[str, ExecutionContext] = {}
+        self.services: dict[str, Any] = dict(services or {})
 
     def context_for(self, run: RunRecord) -> ExecutionContext:
         limits = self._limits
         if run.timeout_s is not None:
             limits = replace(limits, timeout_s=run.timeout_s)
-        return ExecutionContext(run_id=run.id, limits=limits, policy=self._policy, session_id=run.session_id)
+        return ExecutionContext(
+            run_id=run.id,
+            limits=limits,
+            policy=self._policy,
+            session_id=run.session_id,
+            services=dict(self.services),
+        )
 
     async def execute(self, run: RunRecord) -> RunOutcome:
         """Execute a run this worker holds; never raises for script failures."""

@@ -44,7 +44,7 @@ class StateCache:
         if found is _MISSING:
             self.misses += 1
             raise KeyError(key)
-        stamp, record = found
+        stamp, record = found  # type: tuple[float, StateRecord | None]
         now = time.monotonic()
         if now - stamp > self.ttl_s or (
             record is not None and record.expires_at is not None and _expired(record)

@@ -168,11 +168,15 @@ class Execution:
     errors: list[dict[str, Any]] = field(default_factory=list)
     emits: bool = False
 
-    def event(self, kind: str, step: str | None = None, **data: Any) -> None:
-        """Emit ``workflow.<kind>`` when the host has a sink."""
+    def event(self, event: str, step: str | None = None, **data: Any) -> None:
+        """Emit ``workflow.<event>`` when the host has a sink."""
         if not self.emits:
             return
-        payload: dict[str, Any] = {"type": f"workflow.{kind}", "workflow": self.name, "execution_id": self.execution_id}
+        payload: dict[str, Any] = {
+            "type": f"workflow.{event}",
+            "workflow": self.name,
+            "execution_id": self.execution_id,
+        }
         if step is not None:
             payload["step"] = step
         payload.update(data)
@@ -266,7 +270,9 @@ async def run_step(step: Step, ex: Execution, scope: Scope) -> bool:
         except LLMSpellError as exc:
             error: LLMSpellError = exc
         except Exception as exc:  # a Python function step raising a foreign exception
-            error = ScriptError(f"step {step.name!r} raised {type(exc).__name__}: {exc}", details={"step": step.name})
+            error = ScriptError(
+                f"step {step.name!r} raised {type(exc).__name__}: {exc}", details={"step": step.name}
+            )
         else:
             scope.steps[step.name] = (
                 {"output": output.output, "outputs": output.outputs}
@@ -379,7 +385,9 @@ class BaseWorkflow(Workflow):
         result = await self.run(input, ctx or ExecutionContext(), host)
         return result.to_dict()
 
-    async def run(self, input: Any, ctx: ExecutionContext, host: WorkflowHost, *, depth: int = 0) -> WorkflowResult:
+    async def run(
+        self, input: Any, ctx: ExecutionContext, host: WorkflowHost, *, depth: int = 0
+    ) -> WorkflowResult:
         """Like :meth:`execute`, returning a :class:`WorkflowResult`; ``depth`` counts nesting."""
         if depth > MAX_DEPTH:
             from ..core.errors import LimitExceeded
@@ -406,7 +414,12 @@ class BaseWorkflow(Workflow):
             else:
                 ok, output, outputs = await self._timed_body(ex, scope)
         except LLMSpellError as exc:
-            ex.event("completed", success=False, duration_ms=_ms(started), error={"code": exc.code, "message": exc.message})
+            ex.event(
+                "completed",
+                success=False,
+                duration_ms=_ms(started),
+                error={"code": exc.code, "message": exc.message},
+            )
             raise
         duration = (time.perf_counter() - started) * 1000.0
         ex.event("completed", success=ok, duration_ms=round(duration, 3))

@@ -68,7 +68,7 @@ class _Function(Condition):
 def _ordered(left: Any, right: Any, test: str) -> bool:
     if not isinstance(left, int | float) or isinstance(left, bool):
         return False
-    return left > right if test == "greater_than" else left < right
+    return bool(left > right) if test == "greater_than" else bool(left < right)
 
 
 class _KeyTest(Condition):

@@ -119,7 +119,9 @@ class ParallelWorkflow(BaseWorkflow):
                 if not isinstance(error, _FailFast):
                     raise error from None
         # Branches cancelled by fail_fast have no result; the one that failed decides.
-        ok = all(results[branch.name][0] for branch in self.branches if branch.required and branch.name in results)
+        ok = all(
+            results[branch.name][0] for branch in self.branches if branch.required and branch.name in results
+        )
         outputs = {name: output for name, (_, output) in results.items()}
         ordered = {branch.name: outputs[branch.name] for branch in self.branches if branch.name in outputs}
         return ok, ordered, dict(ordered)

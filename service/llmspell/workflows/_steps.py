@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import NotFound, ValidationError, error_from_code
-from .abc import Step
 from ._base import BaseWorkflow, Nested
 from ._templates import Renderer, compile_value
+from .abc import Step
 
 if TYPE_CHECKING:
     from ..core.abc import Workflow

@@ -38,7 +38,9 @@ def compile_path(text: str, field: str) -> tuple[str, ...]:
     """
     parts = tuple(part.strip() for part in text.split("."))
     if not parts or any(not part for part in parts):
-        raise ValidationError(f"{field}: template path {text!r} has an empty segment", details={"field": field})
+        raise ValidationError(
+            f"{field}: template path {text!r} has an empty segment", details={"field": field}
+        )
     if parts[0] not in ROOTS:
         raise ValidationError(
             f"{field}: template {{{{{text}}}}} must start with input, steps, loop or workflow",

@@ -24,7 +24,17 @@ from llmspell.core.logging import (
 def _restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    names = ("llmspell", "asyncio", "httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "urllib3", "grpc")
+    names = (
+        "llmspell",
+        "alembic",
+        "asyncio",
+        "httpx",
+        "httpcore",
+        "aiosqlite",
+        "sqlalchemy.engine",
+        "urllib3",
+        "grpc",
+    )
     levels = {name: logging.getLogger(name).level for name in names}
     yield
     for handler in list(root.handlers):

@@ -26,7 +26,7 @@ def _record(row: Row[Any]) -> ArtifactRecord:
     return ArtifactRecord(**values)
 
 
-def _blob(row: Row[Any]) -> BlobRecord:
+def _blob(row: Any) -> BlobRecord:
     return BlobRecord(hash=row.hash, size=row.size, inline=row.inline, created_at=row.created_at)
 
 

@@ -42,7 +42,7 @@ def _check_status(status: str) -> SessionStatus:
             f"unknown session status {status!r}; use one of {', '.join(SESSION_STATUSES)}",
             details={"field": "status"},
         )
-    return status  # type: ignore[return-value]
+    return status
 
 
 class SQLSessionRepository(SessionRepository):

@@ -59,4 +59,6 @@ BUILTIN_TOOLS: dict[str, str] = {
     "github-integration": _P + "communication_api:GitHubIntegrationTool",
     # documents
     "pdf-processor": _P + "documents:PdfProcessorTool",
+    # scheduling
+    "cron-scheduler": _P + "scheduling:CronSchedulerTool",
 }

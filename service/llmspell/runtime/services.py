@@ -1,0 +1,46 @@
+"""Handles a daemon gives its runs (``ExecutionContext.services``).
+
+Runs execute on runtime threads with their own event loops, while the control plane and
+its store belong to the API loop: every call is handed over to that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from .abc import ControlPlane, ScheduleSpec
+
+__all__ = ["LocalSchedules"]
+
+T = TypeVar("T")
+
+
+class LocalSchedules:
+    """The daemon's schedules for the ``cron-scheduler`` tool of a run."""
+
+    def __init__(self, control: ControlPlane, loop: asyncio.AbstractEventLoop) -> None:
+        self._control = control
+        self._loop = loop
+
+    async def _on_owner(self, coro: Coroutine[Any, Any, T]) -> T:
+        if asyncio.get_running_loop() is self._loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+    async def create(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return await self._on_owner(self._control.create_schedule(ScheduleSpec(**spec)))
+
+    async def list(self) -> list[dict[str, Any]]:
+        page = await self._on_owner(self._control.list_schedules())
+        items: list[dict[str, Any]] = page["items"]
+        return items
+
+    async def action(self, schedule_id: str, action: str) -> dict[str, Any]:
+        if action == "trigger":
+            return await self._on_owner(self._control.trigger_schedule(schedule_id))
+        return await self._on_owner(self._control.set_schedule_enabled(schedule_id, action == "resume"))
+
+    async def delete(self, schedule_id: str) -> None:
+        await self._on_owner(self._control.delete_schedule(schedule_id))
