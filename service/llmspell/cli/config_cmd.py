@@ -87,6 +87,20 @@ _HELP: dict[str, str] = {
     "server.max_concurrent_runs": "Runs executing at once in this replica.",
     "server.shutdown_grace_s": "On SIGTERM, time given to running runs before they are handed back.",
     "server.public_paths": "Paths served without an API key.",
+    "state": "State, sessions, artifacts and retention (docs/state.md).",
+    "state.max_value_bytes": "Largest state value.",
+    "state.max_scope_bytes": "Bytes one state scope may hold.",
+    "state.max_scope_keys": "Keys one state scope may hold.",
+    "state.cache_size": "Entries of the in-process state cache.",
+    "state.cache_ttl_s": "Lifetime of a cached state entry, in seconds.",
+    "state.blob_dir": "Directory of artifact blobs; unset means <data_dir>/blobs.",
+    "state.inline_max_bytes": "Artifacts up to this size are stored in the database.",
+    "state.record_sessions": "Record each run's session.",
+    "state.collect_artifacts": "Keep the files a run writes as session artifacts.",
+    "state.backup_dir": "Directory of state backups; unset means <data_dir>/backups.",
+    "state.runs_retention_days": "Days finished runs are kept (unset: forever).",
+    "state.events_retention_days": "Days run events are kept (unset: forever).",
+    "state.sessions_retention_days": "Days sessions are kept (unset: forever).",
 }
 
 # Shown (commented out) for settings whose default is unset, and for the name-keyed tables.
@@ -100,6 +114,10 @@ _EXAMPLES: dict[str, Any] = {
         "local": {"type": "openai", "base_url": "http://127.0.0.1:11434/v1", "api_key_env": "OLLAMA_KEY"}
     },
     "prices": {"local/qwen": {"input_per_mtok": 0.0, "output_per_mtok": 0.0}},
+    "state.max_scope_bytes": 10_000_000,
+    "state.max_scope_keys": 10_000,
+    "state.blob_dir": "/var/lib/llmspell/blobs",
+    "state.backup_dir": "/var/lib/llmspell/backups",
 }
 
 
@@ -188,8 +206,9 @@ def _commented(path: str, description: str | None, lines: list[str]) -> None:
 def _default_line(name: str, value: Any, path: str) -> str:
     if value is None:
         example = _EXAMPLES.get(path)
-        shown = _toml_value(example) if example is not None else '""'
-        return f"# {_toml_key(name)} = {shown}  # unset by default"
+        if example is None:
+            return f"# {_toml_key(name)} is unset by default"
+        return f"# {_toml_key(name)} = {_toml_value(example)}  # unset by default"
     if hasattr(value, "get_secret_value"):
         return f"# {_toml_key(name)} = {_toml_value(_EXAMPLES.get(path, ''))}"
     return f"# {_toml_key(name)} = {_toml_value(value)}"

@@ -104,6 +104,8 @@ async def execute_script(
         value = result.value
     except LLMSpellError as exc:
         error = exc
+    finally:
+        await env.aclose()
     return RunOutcome(
         status=status_of(error),
         result=value,

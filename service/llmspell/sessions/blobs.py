@@ -101,7 +101,8 @@ class FileBlobStore(BlobStore):
             handle, path = await asyncio.to_thread(open_temp)
         except OSError as exc:
             raise StorageError(
-                f"cannot write to the blob directory {self.root}: {exc}; set state.blob_dir to a writable path"
+                f"cannot write to the blob directory {self.root}: {exc}; "
+                "set state.blob_dir to a writable path"
             ) from exc
         return _FileWriter(self, handle, path)
 

@@ -86,11 +86,11 @@ class RedisInvalidator:
 
     Args:
         url: the Redis URL.
-        cache: the local cache to evict from.
+        cache: the local cache to evict from (None: only publish, never listen).
         prefix: key prefix shared by the replicas.
     """
 
-    def __init__(self, url: str, cache: StateCache, *, prefix: str = "llmspell:") -> None:
+    def __init__(self, url: str, cache: StateCache | None, *, prefix: str = "llmspell:") -> None:
         import redis.asyncio as aioredis
 
         self._redis: Any = aioredis.from_url(url)
@@ -102,6 +102,8 @@ class RedisInvalidator:
 
     async def start(self) -> None:
         """Subscribe; returns once invalidations from other replicas are being received."""
+        if self._cache is None or self._task is not None:
+            return
         self._task = asyncio.create_task(self._listen(), name=f"llmspell-state-invalidate-{self.origin[:8]}")
         waiter = asyncio.ensure_future(self._subscribed.wait())
         done, _ = await asyncio.wait([waiter, self._task], return_when=asyncio.FIRST_COMPLETED)
@@ -130,7 +132,7 @@ class RedisInvalidator:
                     raw = message["data"]
                     text = raw.decode() if isinstance(raw, bytes) else str(raw)
                     origin, scope, key = [*text.split(_SEP), "", ""][:3]
-                    if origin != self.origin:
+                    if origin != self.origin and self._cache is not None:
                         self._cache.drop(scope, key or None)
             except asyncio.CancelledError:
                 raise
@@ -138,7 +140,8 @@ class RedisInvalidator:
                 if not self._subscribed.is_set():
                     raise
                 log.warning("state invalidation listener lost Redis; clearing the cache", exc_info=True)
-                self._cache.clear()
+                if self._cache is not None:
+                    self._cache.clear()
                 await asyncio.sleep(0.5)
             finally:
                 with contextlib.suppress(Exception):

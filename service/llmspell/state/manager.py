@@ -36,7 +36,8 @@ class StateManager:
         migrations: schema migrations applied on read (default: llmspell's own).
         cache: keep a read-through cache. None = only when ``redis_url`` is given (so that
             replicas can invalidate each other); pass True for a single-process owner.
-        redis_url: publish and receive cache invalidations through this Redis.
+        redis_url: publish this manager's writes (and, with a cache, receive the others')
+            as cache invalidations through this Redis.
 
     Use ``await manager.start()`` before and ``await manager.aclose()`` after (both are
     needed only with ``redis_url``). Writes raise ``CONFLICT`` on a stale
@@ -63,11 +64,8 @@ class StateManager:
         self.cache = (
             StateCache(config.cache_size, config.cache_ttl_s) if enabled and config.cache_size else None
         )
-        self._invalidator = (
-            RedisInvalidator(redis_url, self.cache)
-            if redis_url is not None and self.cache is not None
-            else None
-        )
+        # Every manager with Redis publishes its writes; only a caching one listens.
+        self._invalidator = RedisInvalidator(redis_url, self.cache) if redis_url is not None else None
 
     async def start(self) -> None:
         """Start listening for invalidations (with Redis)."""

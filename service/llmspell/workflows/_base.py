@@ -82,7 +82,7 @@ class Scope:
     enclosing workflow; a nested workflow starts a fresh scope (it is a reusable unit).
     """
 
-    __slots__ = ("ex", "input", "loop", "parent", "steps")
+    __slots__ = ("branch", "ex", "input", "loop", "parent", "steps")
 
     def __init__(
         self,
@@ -91,16 +91,18 @@ class Scope:
         *,
         parent: Scope | None = None,
         loop: dict[str, Any] | None = None,
+        branch: str | None = None,
     ) -> None:
         self.ex = ex
+        self.branch = branch
         self.input = input
         self.parent = parent
         self.loop = loop
         self.steps: dict[str, dict[str, Any]] = {}
 
-    def child(self, *, loop: dict[str, Any] | None = None) -> Scope:
+    def child(self, *, loop: dict[str, Any] | None = None, branch: str | None = None) -> Scope:
         """A scope for a branch or a loop iteration."""
-        return Scope(self.ex, self.input, parent=self, loop=loop)
+        return Scope(self.ex, self.input, parent=self, loop=loop, branch=branch or self.branch)
 
     def find(self, name: str) -> dict[str, Any] | None:
         """The record ``{output, ...}`` of step ``name`` here or in an enclosing scope."""
@@ -179,20 +181,23 @@ class Execution:
         }
         if step is not None:
             payload["step"] = step
-        payload.update(data)
+        for key, value in data.items():
+            if value is not None:
+                payload[key] = value
         self.host.emit(payload)
 
-    def fail(self, step: str, error: LLMSpellError, *, attempts: int = 1) -> None:
-        """Record ``error`` as the failure of ``step``."""
-        self.errors.append(
-            {
-                "step": step,
-                "code": error.code,
-                "message": error.message,
-                "details": error.details,
-                "attempts": attempts,
-            }
-        )
+    def fail(self, step: str, error: LLMSpellError, *, attempts: int = 1, branch: str | None = None) -> None:
+        """Record ``error`` as the failure of ``step`` (in ``branch`` of a parallel workflow)."""
+        record: dict[str, Any] = {
+            "step": step,
+            "code": error.code,
+            "message": error.message,
+            "details": error.details,
+            "attempts": attempts,
+        }
+        if branch is not None:
+            record["branch"] = branch
+        self.errors.append(record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +268,8 @@ async def run_step(step: Step, ex: Execution, scope: Scope) -> bool:
     attempt = 1
     while True:
         ex.ctx.check()
-        ex.event("step.started", step.name, attempt=attempt, kind=step.kind)
+        if ex.emits:
+            ex.event("step.started", step.name, attempt=attempt, kind=step.kind, branch=scope.branch)
         started = time.perf_counter()
         try:
             output = await _attempt(step, ex, scope)
@@ -280,7 +286,13 @@ async def run_step(step: Step, ex: Execution, scope: Scope) -> bool:
                 else {"output": output}
             )
             if ex.emits:
-                ex.event("step.completed", step.name, attempt=attempt, duration_ms=_ms(started))
+                ex.event(
+                    "step.completed",
+                    step.name,
+                    attempt=attempt,
+                    duration_ms=_ms(started),
+                    branch=scope.branch,
+                )
             return True
         if _is_fatal(error, ex.ctx):
             raise error
@@ -293,9 +305,10 @@ async def run_step(step: Step, ex: Execution, scope: Scope) -> bool:
                 duration_ms=_ms(started),
                 error={"code": error.code, "message": error.message},
                 will_retry=retry,
+                branch=scope.branch,
             )
         if not retry:
-            ex.fail(step.name, error, attempts=attempt)
+            ex.fail(step.name, error, attempts=attempt, branch=scope.branch)
             scope.steps[step.name] = {"output": None, "error": {"code": error.code, "message": error.message}}
             return False
         await asyncio.sleep(strategy.delay_s(attempt))
@@ -440,7 +453,7 @@ class BaseWorkflow(Workflow):
         except TimeoutError:
             ex.ctx.check()
             error = Timeout(
-                f"workflow {self.name!r} exceeded its {self.timeout:g}s timeout; raise the workflow's timeout",
+                f"workflow {self.name!r} exceeded its {self.timeout:g}s timeout; raise its timeout",
                 details={"workflow": self.name, "timeout_s": self.timeout},
             )
             ex.fail(self.name, error)

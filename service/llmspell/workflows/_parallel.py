@@ -83,7 +83,7 @@ class ParallelWorkflow(BaseWorkflow):
         self, branch: Branch, ex: Execution, scope: Scope, gate: AbstractAsyncContextManager[Any]
     ) -> tuple[bool, Any]:
         async with gate:
-            child = scope.child()
+            child = scope.child(branch=branch.name)
             if branch.timeout is None:
                 return await run_steps(branch.steps, ex, child)
             try:
@@ -92,10 +92,10 @@ class ParallelWorkflow(BaseWorkflow):
             except TimeoutError:
                 ex.ctx.check()
                 error = Timeout(
-                    f"branch {branch.name!r} exceeded its {branch.timeout:g}s timeout; raise the branch's timeout",
+                    f"branch {branch.name!r} exceeded its {branch.timeout:g}s timeout; raise its timeout",
                     details={"branch": branch.name, "timeout_s": branch.timeout},
                 )
-                ex.fail(branch.name, error)
+                ex.fail(branch.name, error, branch=branch.name)
                 return False, None
 
     async def _body(self, ex: Execution, scope: Scope) -> tuple[bool, Any, dict[str, Any]]:

@@ -347,14 +347,12 @@ class _Parser:
         unknown = sorted(set(value) - {"from", "to", "step", "start", "stop"})
         if unknown:
             raise _fail(f"{field}.{unknown[0]}", "is not a range field (from, to, step)")
-        start = value.get("from", value.get("start", 1))
-        stop = value.get("to", value.get("stop"))
-        if stop is None:
+        if value.get("to", value.get("stop")) is None:
             raise _fail(f"{field}.to", "is required")
-        step = value.get("step", 1)
-        _number(start, f"{field}.from", positive=False)
-        _number(stop, f"{field}.to", positive=False)
-        if _number(step, f"{field}.step", positive=False) == 0:
+        start = _number(value.get("from", value.get("start", 1)), f"{field}.from", positive=False)
+        stop = _number(value.get("to", value.get("stop")), f"{field}.to", positive=False)
+        step = _number(value.get("step", 1), f"{field}.step", positive=False)
+        if step == 0:
             raise _fail(f"{field}.step", "must not be 0")
         return RangeSpec(start=float(start), stop=float(stop), step=float(step))
 

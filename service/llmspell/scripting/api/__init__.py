@@ -13,7 +13,7 @@ from .surface import ApiBuilder, ApiNamespace, ApiObject, ScriptEnv, ScriptFunct
 
 __all__ = ["ApiBuilder", "ApiNamespace", "ApiObject", "ScriptEnv", "ScriptFunction", "default_builders"]
 
-_BUILDERS = ("args", "json_api", "debug", "config_api", "provider", "tool", "agent")
+_BUILDERS = ("args", "json_api", "debug", "config_api", "provider", "tool", "agent", "workflow", "state", "session")
 
 
 @cache

@@ -10,7 +10,7 @@ into :class:`ScriptFunction` callables.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -111,6 +111,22 @@ class ScriptEnv:
     services: dict[str, Any] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     cost: float | None = None
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    def on_close(self, closer: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``closer`` when the run ends (e.g. close a store the run opened)."""
+        self.closers.append(closer)
+
+    async def aclose(self) -> None:
+        """Run the registered closers, last registered first (every one, even if some fail)."""
+        while self.closers:
+            closer = self.closers.pop()
+            try:
+                await closer()
+            except Exception:
+                import logging
+
+                logging.getLogger("llmspell.scripting").warning("closing a run service failed", exc_info=True)
 
     def add_usage(self, usage: Usage, cost: float | None) -> None:
         """Account an LLM call's tokens and cost to the run (cost None = unknown)."""

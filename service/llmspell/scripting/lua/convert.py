@@ -4,7 +4,8 @@ Python → Lua: JSON-like values become plain tables (lists marked as arrays so 
 empty list stays ``[]`` in JSON), :class:`ApiObject` instances become method tables
 (one table per object, so builders can return ``self``), callables become bridged
 functions and async iterators become Lua iterators. Lua → Python: tables become dicts
-or lists, ``JSON.null`` becomes None and functions become :class:`ScriptFunction`s.
+or lists, ``JSON.null`` becomes None, functions become :class:`ScriptFunction`s and
+object tables become the :class:`ApiObject` they were made from.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class LuaConverter:
             script_name: self._run.wrap_callable(getattr(obj, py_name))
             for script_name, py_name in obj.api_methods.items()
         }
-        table = self._make_object(obj.api_type, self._table_from(methods))
+        table = self._make_object(obj.api_type, self._table_from(methods), id(obj))
         # Keeping the object alive keeps its id unique while the table exists.
         self._objects[id(obj)] = (obj, table)
         return table
@@ -112,6 +113,8 @@ class LuaConverter:
             tag = self._classify(value)
             if tag == "null":
                 return None
+            if type(tag) is int:  # an object table made by _object: hand back the Python object
+                return self._objects[tag][0]
             items = list(value.items())
             if tag == "array" or (items and _is_sequence(items)):
                 items.sort(key=lambda kv: kv[0])

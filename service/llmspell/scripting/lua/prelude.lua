@@ -144,9 +144,13 @@ local function bridge(pyfn)
 end
 
 -- An object: a table whose methods take the object as first argument (`obj:m(...)`)
--- and also work with a dot call (`obj.m(...)`).
-local function make_object(type_name, methods)
+-- and also work with a dot call (`obj.m(...)`). `key` lets `classify` tell the Python
+-- side which object a table passed back to it stands for.
+local object_keys = raw_setmetatable({}, { __mode = "k" })
+
+local function make_object(type_name, methods, key)
   local obj = {}
+  if key ~= nil then object_keys[obj] = key end
   local cache = {}
   raw_setmetatable(obj, {
     __name = type_name,
@@ -341,6 +345,8 @@ local ARRAY_MT = { __name = "array", __metatable = "array" }
 
 local function classify(t)
   if t == JSON_NULL then return "null" end
+  local key = object_keys[t]
+  if key ~= nil then return key end
   if raw_getmetatable(t) == "array" then return "array" end
   return nil
 end
