@@ -190,11 +190,11 @@ def test_init_writes_a_commented_file_with_every_setting(cli: Cli) -> None:
     assert sections >= {"limits", "sandbox", "server"}
     assert tomllib.loads(text) == {key: {} for key in sections}
     for name, field in Settings.model_fields.items():
-        assert re.search(rf"^# {name} = |^\[{name}\]$|^# \[{name}\.", text, re.MULTILINE), name
+        assert re.search(rf"^# {name}( = | is unset)|^\[{name}\]$|^# \[{name}\.", text, re.MULTILINE), name
         default = field.get_default(call_default_factory=True)
         if hasattr(default, "model_fields"):
             for sub in type(default).model_fields:
-                assert re.search(rf"^# {sub} = ", text, re.MULTILINE), f"{name}.{sub}"
+                assert re.search(rf"^# {sub}( = | is unset)", text, re.MULTILINE), f"{name}.{sub}"
     assert cli("config", "validate", str(path)).returncode == 0
 
 
@@ -226,3 +226,15 @@ def test_init_refuses_to_overwrite_without_force(cli: Cli) -> None:
     assert path.read_text() == "# mine\n"
     assert cli("config", "init", "--force").returncode == 0
     assert path.read_text().startswith("# llmspell configuration")
+
+
+def test_configuration_docs_list_every_setting() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    missing = []
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        names = [f"`{sub}`" for sub in type(default).model_fields] if hasattr(default, "model_fields") else []
+        if f"`{name}`" not in docs and f"`[{name}" not in docs:
+            missing.append(name)
+        missing += [f"{name}.{sub.strip('`')}" for sub in names if sub not in docs]
+    assert not missing, f"add these settings to docs/configuration.md: {missing}"

@@ -1,8 +1,29 @@
-"""Agents: LLM agents running the tool-calling loop over a chat model."""
+"""Agents: LLM agents running the tool-calling loop, composites, a registry and lifecycles."""
 
 from __future__ import annotations
 
 from .abc import ToolProvider
+from .composite import CompositeAgent, DelegateAgent, PipelineAgent, Router
+from .definition import AGENT_TYPES, config_from_definition, normalize_definition, public_definition
+from .lifecycle import TRANSITIONS, Lifecycle
 from .llm_agent import AgentConfig, LLMAgent
+from .registry import AgentRegistry, agent_info, capabilities_of
 
-__all__ = ["AgentConfig", "LLMAgent", "ToolProvider"]
+__all__ = [
+    "AGENT_TYPES",
+    "TRANSITIONS",
+    "AgentConfig",
+    "AgentRegistry",
+    "CompositeAgent",
+    "DelegateAgent",
+    "LLMAgent",
+    "Lifecycle",
+    "PipelineAgent",
+    "Router",
+    "ToolProvider",
+    "agent_info",
+    "capabilities_of",
+    "config_from_definition",
+    "normalize_definition",
+    "public_definition",
+]

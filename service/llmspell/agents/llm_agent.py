@@ -24,6 +24,7 @@ from ..providers.pricing import cost_usd
 from ..providers.spec import ModelSpec, parse_model_spec
 from ._conversation import offered_tools, trim_history, user_message
 from ._tools import run_tool_calls
+from .lifecycle import Lifecycle
 
 if TYPE_CHECKING:
     from ..core.config import Settings
@@ -116,6 +117,7 @@ class _Run:
     by_wire: dict[str, str]
     deadline: float | None
     overrides: dict[str, Any]
+    generation: int = 0
     started: float = field(default_factory=time.monotonic)
     usage: Usage = field(default_factory=Usage)
     records: list[ToolCallRecord] = field(default_factory=list)
@@ -156,15 +158,16 @@ class LLMAgent(Agent):
         self._model = model
         self._tools = tools
         self._history: list[ChatMessage] = []
-        self._state: AgentState = "uninitialized" if model is None else "ready"
-        self._running = 0
+        self.lifecycle = Lifecycle(
+            config.name, initialized=model is not None, on_initialize=lambda: self.chat_model
+        )
         self.last_output: AgentOutput | None = None
 
     # ------------------------------------------------------------------ introspection
 
     @property
     def state(self) -> AgentState:
-        return self._state
+        return self.lifecycle.state
 
     @property
     def chat_model(self) -> ChatModel:
@@ -173,8 +176,6 @@ class LLMAgent(Agent):
             from ..providers.registry import get_chat_model
 
             self._model = get_chat_model(self.spec)
-            if self._state == "uninitialized":
-                self._state = "ready"
         return self._model
 
     def capabilities(self) -> list[str]:
@@ -190,13 +191,39 @@ class LLMAgent(Agent):
     def reset(self) -> None:
         """Forget the conversation (the configuration stays)."""
         self._history = []
-        if self._state == "error":
-            self._state = "ready"
+        self.lifecycle.clear_error()
 
-    def terminate(self) -> None:
-        """Refuse further work; ``state`` becomes ``terminated``."""
-        self._state = "terminated"
+    # Lifecycle transitions (see :mod:`llmspell.agents.lifecycle`); each returns the new state.
+
+    def initialize(self) -> AgentState:
+        """``uninitialized -> ready``: create the chat model. Raises ValidationError, ConfigError."""
+        return self.lifecycle.initialize()
+
+    def start(self) -> AgentState:
+        """``ready -> running``. Raises ValidationError from any other state."""
+        return self.lifecycle.start()
+
+    def pause(self) -> AgentState:
+        """``running -> paused``: requests in flight hold before their next model call."""
+        return self.lifecycle.pause()
+
+    def resume(self) -> AgentState:
+        """``paused ->`` the state it was paused from."""
+        return self.lifecycle.resume()
+
+    def stop(self) -> AgentState:
+        """``running | paused -> ready``: requests in flight end with ``Cancelled``."""
+        return self.lifecycle.stop()
+
+    def recover(self) -> AgentState:
+        """``error -> ready``."""
+        return self.lifecycle.recover()
+
+    def terminate(self) -> AgentState:
+        """Refuse further work; ``state`` becomes ``terminated`` and the memory is cleared."""
+        state = self.lifecycle.terminate()
         self._history = []
+        return state
 
     def _prefix(self) -> list[ChatMessage]:
         prompt = self.config.system_prompt
@@ -217,11 +244,12 @@ class LLMAgent(Agent):
         run = self._begin(request, ctx)
         try:
             while True:
+                await self.lifecycle.checkpoint(run.generation, run.deadline)
                 response = await self._guard(self.chat_model.complete(self._chat_request(run)), ctx, run)
                 if not await self._after_answer(run, response, ctx):
                     return self._finish(run)
         except BaseException:
-            self._end(failed=True)
+            self._end(run, failed=True)
             raise
 
     async def stream(self, request: AgentInput, ctx: ExecutionContext) -> AsyncIterator[str]:
@@ -233,6 +261,7 @@ class LLMAgent(Agent):
         run = self._begin(request, ctx)
         try:
             while True:
+                await self.lifecycle.checkpoint(run.generation, run.deadline)
                 chunks = self.chat_model.stream(self._chat_request(run))
                 response: ChatResponse | None = None
                 try:
@@ -248,15 +277,14 @@ class LLMAgent(Agent):
                     self.last_output = self._finish(run)
                     return
         except GeneratorExit:
-            self._end(failed=False)
+            self._end(run, failed=False)
             raise
         except BaseException:
-            self._end(failed=True)
+            self._end(run, failed=True)
             raise
 
     def _begin(self, request: AgentInput, ctx: ExecutionContext) -> _Run:
-        if self._state == "terminated":
-            raise ValidationError(f"agent {self.name!r} was terminated: create a new agent")
+        self.lifecycle.accepting()
         ctx.check()
         model = self.chat_model
         message = user_message(request, model.capabilities, self.spec.label)
@@ -271,8 +299,7 @@ class LLMAgent(Agent):
             own = time.monotonic() + float(self.config.timeout_s)
             deadline = own if deadline is None else min(deadline, own)
         overrides = {key: request.parameters[key] for key in _OVERRIDES if key in request.parameters}
-        self._running += 1
-        self._state = "running"
+        generation = self.lifecycle.begin()
         return _Run(
             messages=[*self._prefix(), *self._history, message],
             turn=[message],
@@ -280,6 +307,7 @@ class LLMAgent(Agent):
             by_wire=by_wire,
             deadline=deadline,
             overrides=overrides,
+            generation=generation,
         )
 
     def _chat_request(self, run: _Run) -> ChatRequest:
@@ -327,7 +355,7 @@ class LLMAgent(Agent):
 
     def _finish(self, run: _Run) -> AgentOutput:
         self._history = trim_history([*self._history, *run.turn], self.config.memory_limit)
-        self._end(failed=False)
+        self._end(run, failed=False)
         last = run.last
         usage = run.usage
         cost = cost_usd(
@@ -350,14 +378,8 @@ class LLMAgent(Agent):
         self.last_output = output
         return output
 
-    def _end(self, *, failed: bool) -> None:
-        self._running = max(0, self._running - 1)
-        if self._state == "terminated":
-            return
-        if failed:
-            self._state = "error"
-        elif self._running == 0:
-            self._state = "ready"
+    def _end(self, run: _Run, *, failed: bool) -> None:
+        self.lifecycle.end(run.generation, failed=failed)
 
     async def _guard(self, awaitable: Awaitable[T], ctx: ExecutionContext, run: _Run) -> T:
         """Await ``awaitable`` unless the deadline passes or the run is cancelled first."""

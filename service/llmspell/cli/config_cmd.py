@@ -101,6 +101,7 @@ _HELP: dict[str, str] = {
     "state.runs_retention_days": "Days finished runs are kept (unset: forever).",
     "state.events_retention_days": "Days run events are kept (unset: forever).",
     "state.sessions_retention_days": "Days sessions are kept (unset: forever).",
+    "state.gc_interval_s": "How often the daemon deletes what is past retention, in seconds.",
 }
 
 # Shown (commented out) for settings whose default is unset, and for the name-keyed tables.

@@ -128,6 +128,7 @@ class StateConfig(BaseModel):
     cache_ttl_s: float = 30.0
     blob_dir: str | None = None  # default: <data_dir>/blobs
     inline_max_bytes: int = 262_144
+    max_artifact_bytes: int | None = None
     record_sessions: bool = True
     collect_artifacts: bool = False
     backup_dir: str | None = None  # default: <data_dir>/backups

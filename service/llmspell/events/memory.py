@@ -27,6 +27,7 @@ class MemoryRunEventHub(RunEventHub):
 
     def __init__(self, *, max_events: int = 10_000, retention_s: float = 300.0) -> None:
         self._streams: dict[str, _Stream] = {}
+        self._ended: deque[tuple[float, str]] = deque()  # (ended_at, run_id), oldest first
         self._max_events = max_events
         self._retention_s = retention_s
         self._closed = False
@@ -51,6 +52,7 @@ class MemoryRunEventHub(RunEventHub):
         stream.events.extend(events)
         if events[-1].event == "end":
             stream.ended_at = time.monotonic()
+            self._ended.append((stream.ended_at, events[0].run_id))
             self._expire()
         stream.changed.set()
         stream.changed = asyncio.Event()

@@ -16,7 +16,7 @@ from ..core.errors import LLMSpellError
 from ..runtime.abc import ControlPlane
 from .auth import Authenticator
 from .errors import http_status, problem
-from .routes import runs, schedules, scripts, tools
+from .routes import runs, schedules, scripts, sessions, state, tools
 
 __all__ = ["create_app"]
 
@@ -31,7 +31,7 @@ class _BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or _streams_artifact(scope):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):
@@ -57,6 +57,12 @@ class _BodyLimit:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
             await _send_problem(send, 413, "LIMIT_EXCEEDED", f"request body exceeds {self.max_bytes} bytes")
+
+
+def _streams_artifact(scope: Scope) -> bool:
+    # Artifact uploads stream to the blob store with their own size limit (state.max_artifact_bytes).
+    path: str = scope.get("path", "")
+    return scope.get("method") == "POST" and path.startswith("/v1/sessions/") and path.endswith("/artifacts")
 
 
 class _TooLarge(Exception):
@@ -147,7 +153,7 @@ def create_app(control: ControlPlane, auth: Authenticator, *, max_body_bytes: in
 
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (runs, scripts, schedules, tools):
+    for module in (runs, scripts, schedules, tools, state, sessions):
         app.include_router(module.router)
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
     return app

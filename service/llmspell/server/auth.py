@@ -21,6 +21,12 @@ SCOPES = (
     "schedules:write",
     "tools:read",
     "tools:invoke",
+    "state:read",
+    "state:write",
+    "sessions:read",
+    "sessions:write",
+    "agents:read",
+    "agents:write",
     "admin",
 )
 

@@ -201,7 +201,12 @@ def open_persistence(
     blob_dir = (
         Path(config.blob_dir).expanduser() if config.blob_dir else settings.resolved_data_dir() / "blobs"
     )
-    artifacts = ArtifactManager(store, FileBlobStore(blob_dir), inline_max_bytes=config.inline_max_bytes)
+    artifacts = ArtifactManager(
+        store,
+        FileBlobStore(blob_dir),
+        inline_max_bytes=config.inline_max_bytes,
+        max_bytes=config.max_artifact_bytes,
+    )
     state = StateManager(store, config=config, cache=cache, redis_url=settings.redis_url if redis else None)
     return Persistence(
         store=store, state=state, sessions=SessionManager(store, artifacts, state), artifacts=artifacts

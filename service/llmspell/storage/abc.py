@@ -20,6 +20,7 @@ from .records import (
     ApiKeyRecord,
     ArtifactRecord,
     BlobRecord,
+    DefinitionRecord,
     FireRecord,
     FireResult,
     OverlapPolicy,
@@ -40,6 +41,7 @@ from .records import (
 __all__ = [
     "ApiKeyRepository",
     "ArtifactRepository",
+    "DefinitionRepository",
     "EventRepository",
     "FireRepository",
     "MaintenanceRepository",
@@ -502,6 +504,31 @@ class ReplayRepository(ABC):
         """Records of the session (or one run), in recording order."""
 
 
+class DefinitionRepository(ABC):
+    """Named JSON definitions (agents, workflows); saving a name again replaces it."""
+
+    @abstractmethod
+    async def put(self, name: str, definition: dict[str, Any], description: str = "") -> DefinitionRecord:
+        """Insert ``name`` (version 1) or replace its definition (version + 1).
+
+        Raises ValidationError for a name that is empty or over 200 characters.
+        """
+
+    @abstractmethod
+    async def get(self, name: str) -> DefinitionRecord:
+        """The definition called ``name``. Raises NotFound."""
+
+    @abstractmethod
+    async def list(
+        self, limit: int = 100, cursor: str | None = None
+    ) -> tuple[builtins.list[DefinitionRecord], str | None]:
+        """Definitions ordered by name, and the cursor of the next page (None at the end)."""
+
+    @abstractmethod
+    async def delete(self, name: str) -> None:
+        """Delete the definition called ``name``. Raises NotFound."""
+
+
 class MaintenanceRepository(ABC):
     """Whole-table operations for retention, backup and restore."""
 
@@ -546,6 +573,8 @@ class Store(ABC):
     artifacts: ArtifactRepository
     replay: ReplayRepository
     maintenance: MaintenanceRepository
+    agent_definitions: DefinitionRepository
+    workflow_definitions: DefinitionRepository
 
     @property
     @abstractmethod

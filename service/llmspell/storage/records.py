@@ -22,6 +22,7 @@ __all__ = [
     "ApiKeyRecord",
     "ArtifactRecord",
     "BlobRecord",
+    "DefinitionRecord",
     "FireRecord",
     "FireResult",
     "OverlapPolicy",
@@ -69,6 +70,8 @@ API_KEY_SCOPES: Final[tuple[str, ...]] = (
     "state:write",
     "sessions:read",
     "sessions:write",
+    "agents:read",
+    "agents:write",
     "admin",
 )
 SESSION_STATUSES: Final[tuple[SessionStatus, ...]] = ("active", "suspended", "completed", "failed")
@@ -93,6 +96,18 @@ class Unset:
 
 
 UNSET: Final = Unset()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DefinitionRecord:
+    """A stored agent or workflow definition (JSON); ``version`` counts its saves from 1."""
+
+    name: str
+    definition: dict[str, Any]
+    description: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

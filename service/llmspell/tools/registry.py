@@ -30,6 +30,7 @@ from ..core.errors import (
     ToolError,
     ValidationError,
 )
+from ..hooks.registry import HookRegistry, hooks_for
 from .base import NAME_PATTERN, ToolOutput
 from .envelope import envelope
 
@@ -207,6 +208,42 @@ class ToolRegistry:
             LLMSpellError: whatever the tool raised; foreign exceptions become ``ToolError``.
         """
         tool = self.get(name)
+        hooks = hooks_for(ctx)
+        if hooks is not None:
+            return await self._invoke_hooked(hooks, tool, params, ctx)
+        return await self._invoke(tool, params, ctx)
+
+    async def _invoke_hooked(
+        self, hooks: HookRegistry, tool: Tool, params: Mapping[str, Any] | None, ctx: ExecutionContext
+    ) -> dict[str, Any]:
+        """:meth:`invoke` between the ToolDiscovery/ToolValidation/Before/After/ToolError hooks."""
+        from ..hooks._around import around
+
+        found = await hooks.run("ToolDiscovery", ("tool", tool.name), {"tool": tool.name}, ctx)
+        if isinstance(found.data, Mapping) and found.data.get("tool", tool.name) != tool.name:
+            tool = self.get(str(found.data["tool"]))
+        data = {"tool": tool.name, "params": dict(params or {})}
+        checked = await hooks.run("ToolValidation", ("tool", tool.name), data, ctx)
+        if isinstance(checked.data, dict):
+            data = checked.data
+
+        def runner(target: Tool) -> Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]:
+            return lambda call: self._invoke(target, call.get("params"), ctx)
+
+        result: dict[str, Any] = await around(
+            hooks,
+            ctx,
+            component=("tool", tool.name),
+            points=("BeforeToolExecution", "AfterToolExecution", "ToolError"),
+            data=data,
+            call=runner(tool),
+            redirect=lambda target: runner(self.get(target)),
+        )
+        return result
+
+    async def _invoke(
+        self, tool: Tool, params: Mapping[str, Any] | None, ctx: ExecutionContext
+    ) -> dict[str, Any]:
         started = time.perf_counter()
         status = "cancelled"  # kept when the task is cancelled (a BaseException)
         try:

@@ -427,13 +427,21 @@ class BaseWorkflow(Workflow):
             else:
                 ok, output, outputs = await self._timed_body(ex, scope)
         except LLMSpellError as exc:
-            ex.event(
-                "completed",
-                success=False,
-                duration_ms=_ms(started),
-                error={"code": exc.code, "message": exc.message},
-            )
-            raise
+            if _is_fatal(exc, ctx):
+                ex.event(
+                    "completed",
+                    success=False,
+                    duration_ms=_ms(started),
+                    error={"code": exc.code, "message": exc.message},
+                )
+                raise
+            # A condition, a loop collection or a nested lookup failed outside any step:
+            # reported like a failed step named after the workflow.
+            ex.fail(self.name, exc)
+            ok, output, outputs = False, None, {name: rec["output"] for name, rec in scope.steps.items()}
+        except Exception as exc:  # a Python condition function raising a foreign exception
+            ex.fail(self.name, ScriptError(f"workflow {self.name!r}: {type(exc).__name__}: {exc}"))
+            ok, output, outputs = False, None, {name: rec["output"] for name, rec in scope.steps.items()}
         duration = (time.perf_counter() - started) * 1000.0
         ex.event("completed", success=ok, duration_ms=round(duration, 3))
         return WorkflowResult(

@@ -118,7 +118,7 @@ def compile_condition(value: Any, field: str) -> Condition:
         unknown = sorted(set(value) - {"key", *_TESTS})
         if unknown:
             raise ValidationError(
-                f"{field}: unknown condition field {unknown[0]!r}; use one of {', '.join(_TESTS)}",
+                f"{field}.{unknown[0]} is not a condition test; use one of {', '.join(_TESTS)}",
                 details={"field": f"{field}.{unknown[0]}"},
             )
         if len(tests) != 1:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from llmspell.core.abc import Tool
 from llmspell.core.context import ExecutionContext
+from llmspell.core.errors import ToolError
 from llmspell.tools.registry import ToolRegistry, default_registry
 from llmspell.workflows import LocalHost
 
@@ -38,6 +39,18 @@ class Sleeper(Tool):
         return params.get("tag", "slept")
 
 
+class Broken(Tool):
+    """Always fails with a tool error."""
+
+    name = "broken"
+    category = "test"
+    description = "Always fails"
+    schema = {"type": "object", "properties": {}}
+
+    async def invoke(self, params: dict[str, Any], ctx: ExecutionContext) -> Any:
+        raise ToolError("the disk is on fire")
+
+
 class Recorder:
     """Collects emitted events."""
 
@@ -65,4 +78,5 @@ def recorder() -> Recorder:
 def host(sleeper: Sleeper, recorder: Recorder) -> LocalHost:
     registry = ToolRegistry(parent=default_registry())
     registry.register(sleeper)
+    registry.register(Broken())
     return LocalHost(tools=registry, emit=recorder)

@@ -35,11 +35,17 @@ def noop(ctx: dict[str, Any]) -> None:
         ({"type": "sequential", "steps": [{"tool": "t", "retries": 1.5}]}, "steps[1].retries"),
         ({"type": "sequential", "steps": [{"tool": "t", "required": "yes"}]}, "steps[1].required"),
         ({"type": "sequential", "steps": [{"tool": "t", "bogus": 1}]}, "steps[1].bogus"),
-        ({"type": "sequential", "steps": [{"name": "a", "tool": "t"}, {"name": "a", "tool": "t"}]}, "steps[2].name"),
+        (
+            {"type": "sequential", "steps": [{"name": "a", "tool": "t"}, {"name": "a", "tool": "t"}]},
+            "steps[2].name",
+        ),
         ({"type": "sequential", "steps": [{"fn": "not callable"}]}, "steps[1].fn"),
         ({"type": "sequential", "steps": [{"agent": 42}]}, "steps[1].agent"),
         ({"type": "sequential", "error_strategy": "sometimes"}, "error_strategy"),
-        ({"type": "sequential", "error_strategy": {"type": "retry", "attempts": 0}}, "error_strategy.attempts"),
+        (
+            {"type": "sequential", "error_strategy": {"type": "retry", "attempts": 0}},
+            "error_strategy.attempts",
+        ),
         ({"type": "parallel"}, "steps"),
         ({"type": "parallel", "steps": [], "branches": []}, "steps"),
         ({"type": "parallel", "steps": [], "max_concurrency": 0}, "max_concurrency"),
@@ -49,7 +55,10 @@ def noop(ctx: dict[str, Any]) -> None:
         ({"type": "conditional", "branches": [{"steps": []}]}, "branches[1].when"),
         ({"type": "conditional", "branches": [{"when": {"equals": 1}, "steps": []}]}, "branches[1].when.key"),
         ({"type": "conditional", "branches": [{"when": {"key": "k"}, "steps": []}]}, "branches[1].when"),
-        ({"type": "conditional", "branches": [{"when": {"key": "k", "like": 1}, "steps": []}]}, "branches[1].when.like"),
+        (
+            {"type": "conditional", "branches": [{"when": {"key": "k", "like": 1}, "steps": []}]},
+            "branches[1].when.like",
+        ),
         ({"type": "conditional", "branches": [{"when": 3, "steps": []}]}, "branches[1].when"),
         ({"type": "conditional", "branches": [{"when": True, "steps": []}], "match": "some"}, "match"),
         ({"type": "loop", "body": []}, "range"),
@@ -149,11 +158,23 @@ def test_builder_and_table_build_the_same_workflow() -> None:
 
 
 def test_builder_loop_and_parallel() -> None:
-    loop = WorkflowBuilder().loop().range({"from": 1, "to": 3}).add_step({"fn": noop}).aggregate("last").build()
-    assert loop.describe() == workflow_from_definition(
-        {"type": "loop", "range": {"from": 1, "to": 3}, "body": [{"fn": noop}], "aggregate": "last"}
-    ).describe()
-    par = WorkflowBuilder().parallel().max_concurrency(2).fail_fast(False).add_step({"name": "a", "fn": noop}).build()
+    loop = (
+        WorkflowBuilder().loop().range({"from": 1, "to": 3}).add_step({"fn": noop}).aggregate("last").build()
+    )
+    assert (
+        loop.describe()
+        == workflow_from_definition(
+            {"type": "loop", "range": {"from": 1, "to": 3}, "body": [{"fn": noop}], "aggregate": "last"}
+        ).describe()
+    )
+    par = (
+        WorkflowBuilder()
+        .parallel()
+        .max_concurrency(2)
+        .fail_fast(False)
+        .add_step({"name": "a", "fn": noop})
+        .build()
+    )
     assert par.describe()["max_concurrency"] == 2 and par.describe()["fail_fast"] is False
     with pytest.raises(ValidationError, match="add_branch"):
         WorkflowBuilder().conditional().add_step({"fn": noop})

@@ -16,7 +16,10 @@ async def run_fn_steps(input: Any, probe_input: Any) -> Any:
             "type": "sequential",
             "name": "t",
             "steps": [
-                {"name": "fetch", "fn": lambda ctx: {"result": {"value": 7, "items": ["a", "b"]}, "ok": True}},
+                {
+                    "name": "fetch",
+                    "fn": lambda ctx: {"result": {"value": 7, "items": ["a", "b"]}, "ok": True},
+                },
                 {"name": "probe", "fn": lambda ctx: ctx["params"], "input": probe_input},
             ],
         }
@@ -37,7 +40,10 @@ async def run_fn_steps(input: Any, probe_input: Any) -> Any:
         ("{{steps.fetch.output.ok}}", True),
         ("v={{steps.fetch.output.result.value}}", "v=7"),
         ("{{input.n}}+{{steps.fetch.output.result.value}}", "1+7"),
-        ("ok: {{steps.fetch.output.ok}} items: {{steps.fetch.output.result.items}}", 'ok: true items: ["a","b"]'),
+        (
+            "ok: {{steps.fetch.output.ok}} items: {{steps.fetch.output.result.items}}",
+            'ok: true items: ["a","b"]',
+        ),
         ("no template", "no template"),
         ("{{workflow.name}}", "t"),
     ],
@@ -87,7 +93,9 @@ async def test_unresolvable_templates_fail_the_step(template: str, message: str)
 )
 def test_malformed_templates_are_rejected_at_definition(template: str, message: str) -> None:
     with pytest.raises(ValidationError) as info:
-        workflow_from_definition({"type": "sequential", "steps": [{"name": "s", "tool": "calculator", "input": template}]})
+        workflow_from_definition(
+            {"type": "sequential", "steps": [{"name": "s", "tool": "calculator", "input": template}]}
+        )
     assert message in info.value.message
     assert info.value.details["field"] == "steps.s.input"
 
@@ -97,7 +105,9 @@ async def test_loop_templates() -> None:
         {
             "type": "loop",
             "collection": ["x", "y"],
-            "body": [{"name": "echo", "fn": lambda ctx: ctx["params"], "input": "{{loop.index}}:{{loop.item}}"}],
+            "body": [
+                {"name": "echo", "fn": lambda ctx: ctx["params"], "input": "{{loop.index}}:{{loop.item}}"}
+            ],
         }
     )
     assert (await wf.execute(None, host=LocalHost()))["output"] == ["1:x", "2:y"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...core.context import ExecutionContext
 from ...core.errors import NotFound, ValidationError
-from .state import on_persistence
+from .state import adopt_services, on_persistence
 from .surface import ApiNamespace, ScriptEnv
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ def _table(value: Any, what: str) -> dict[str, Any]:
 def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
     from ...sessions.artifacts import artifact_view, encode_content
     from ...sessions.manager import session_view
+
+    adopt_services(env, ctx)
 
     def call(work: Callable[[Persistence], Coroutine[Any, Any, T]]) -> Awaitable[T]:
         return on_persistence(env, work)

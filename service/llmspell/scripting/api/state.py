@@ -1,8 +1,8 @@
 """``State``: scoped, persistent key/value state for scripts.
 
-The run's persistence services come from ``env.services``: a daemon passes its
-``"persistence"`` (or its ``"store"``) and, when that belongs to another event loop, that
-loop as ``"store_loop"`` (calls are then handed over to it). Without either, the first
+The run's persistence services come from ``env.services`` (or ``ctx.services``): a daemon
+passes its ``"persistence"`` (or its ``"store"``) and, when that belongs to another event
+loop, that loop as ``"store_loop"`` (calls are then handed over to it). Without either, the first
 call opens the configured database (the embedded SQLite file by default), migrating it
 if needed, and the run closes it when it ends.
 """
@@ -20,7 +20,7 @@ from .surface import ApiNamespace, ScriptEnv
 if TYPE_CHECKING:
     from ...sessions.manager import Persistence
 
-__all__ = ["build", "on_persistence", "resolve_scope"]
+__all__ = ["adopt_services", "build", "on_persistence", "resolve_scope"]
 
 T = TypeVar("T")
 
@@ -62,6 +62,14 @@ async def on_persistence(env: ScriptEnv, work: Callable[[Persistence], Coroutine
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work(persistence), owner))
 
 
+def adopt_services(env: ScriptEnv, ctx: ExecutionContext) -> None:
+    """Take the daemon's persistence handles from ``ctx.services`` when ``env`` has none."""
+    given = getattr(ctx, "services", None) or {}
+    for key in ("persistence", "store", "store_loop"):
+        if key in given and key not in env.services:
+            env.services[key] = given[key]
+
+
 def resolve_scope(scope: Any, ctx: ExecutionContext) -> str:
     """``"session"`` alone means the run's current session (``session:<id>``)."""
     if scope == "session":
@@ -101,6 +109,8 @@ def _entry_view(record: Any) -> dict[str, Any]:
 
 
 def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
+    adopt_services(env, ctx)
+
     def call(work: Callable[[Persistence], Coroutine[Any, Any, T]]) -> Awaitable[T]:
         return on_persistence(env, work)
 

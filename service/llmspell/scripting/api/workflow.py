@@ -93,7 +93,7 @@ def script_host(env: ScriptEnv, ctx: ExecutionContext) -> WorkflowHost:
         def check_agent(self, agent: Any) -> None:
             if not isinstance(agent, str | dict | ScriptAgent | BaseAgent):
                 raise ValidationError(
-                    "agent must be an agent (Agent.builder()...:build()), an agent name or a definition table",
+                    "agent must be an agent (Agent.create{...}), its name or a definition table",
                     details={"field": "agent"},
                 )
 

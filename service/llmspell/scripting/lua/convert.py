@@ -124,6 +124,18 @@ class LuaConverter:
             return self._run.script_function(value)
         raise ValidationError(f"cannot pass a Lua {kind} out of a script")
 
+    def detach(self, value: Any) -> Any:
+        """``value`` with API objects replaced by ``"<Type>"`` (a run's result must be plain JSON)."""
+        if not self._objects:
+            return value
+        if isinstance(value, ApiObject):
+            return f"<{value.api_type}>"
+        if isinstance(value, dict):
+            return {key: self.detach(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.detach(item) for item in value]
+        return value
+
 
 def _is_sequence(items: list[tuple[Any, Any]]) -> bool:
     n = len(items)

@@ -31,7 +31,7 @@ from ...core.errors import (
     error_from_code,
 )
 from ..abc import EngineCapabilities, ScriptEngineBridge, ScriptResult
-from ..api import default_builders
+from ..api import builder_of, eager_builders, lazy_globals
 from ..api.surface import ApiNamespace, ScriptEnv, ScriptFunction
 from .convert import LuaConverter
 
@@ -128,12 +128,15 @@ class LuaRun:
         limits = ctx.limits
         self.runtime = _new_runtime(limits.memory_mb * _MB if limits.memory_mb else None)
         self._output_bytes = 0
+        self._loaded_modules: set[str] = set()
         self._tickets = count(1)
         self._parked: dict[int, Any] = {}
         host = self.runtime.table_from(
             {
                 "check": self._check,
                 "print": self._print,
+                "load_global": self._load_global,
+                "lazy_globals": self.runtime.table_from(dict.fromkeys(lazy_globals(), True)),
                 "max_string": limits.max_string_bytes,
                 "pattern_work": _PATTERN_WORK,
                 **(
@@ -150,7 +153,7 @@ class LuaRun:
             raise LimitExceeded("memory limit too small to start the Lua runtime") from exc
         self.conv = LuaConverter(self)
         self._step = self.kernel.step
-        self._env_table = self.kernel.env
+        self._make_namespace = self.kernel.make_namespace
 
     # Host callbacks (called from Lua) ----------------------------------------------------
 
@@ -172,6 +175,19 @@ class LuaRun:
             return "err", self.error_table(error)
         if self.env.stdout is not None:
             self.env.stdout.write(line)
+        return "ok", None
+
+    def _load_global(self, name: str) -> tuple[str, Any]:
+        """Build the API module providing global ``name`` (on the script's first use)."""
+        module = lazy_globals().get(name)
+        if module is None or module in self._loaded_modules:
+            return "ok", None
+        self._loaded_modules.add(module)
+        try:
+            self.install(builder_of(module)(self.env, self.ctx))
+        except LLMSpellError as exc:
+            return "err", self.error_table(exc)
+        # Siblings of the same module (``ARGS``/``arg``) are installed now too.
         return "ok", None
 
     # Wiring --------------------------------------------------------------------------
@@ -216,7 +232,7 @@ class LuaRun:
 
     def install(self, namespaces: Iterable[ApiNamespace]) -> None:
         """Set each namespace as a global of the script environment."""
-        make = self.kernel.make_namespace
+        make = self._make_namespace
         for ns in namespaces:
             funcs = self.runtime.table_from({k: self.wrap_callable(f) for k, f in ns.functions.items()})
             values = self.runtime.table_from({k: self.conv.to_lua(v) for k, v in ns.values.items()})
@@ -228,7 +244,7 @@ class LuaRun:
                     found = lookup(name)
                     return None if found is None else self.wrap_callable(found)
 
-            self._env_table[ns.name] = make(funcs, values, index, self._env_table[ns.name])
+            make(ns.name, funcs, values, index)
 
     # Driver ----------------------------------------------------------------------------
 
@@ -318,12 +334,12 @@ class LuaRun:
         fn, problem = self.kernel.compile(source, chunk)
         if fn is None:
             raise _syntax_error(problem)
-        self.install(ns for builder in default_builders() for ns in builder(self.env, self.ctx))
+        self.install(ns for builder in eager_builders() for ns in builder(self.env, self.ctx))
         try:
             value = await self.call(fn)
         except asyncio.CancelledError:
             raise Cancelled(self.ctx.cancel_token.reason or "run cancelled") from None
-        return ScriptResult(value=value, metadata={"instructions": self.kernel.steps()})
+        return ScriptResult(value=self.conv.detach(value), metadata={"instructions": self.kernel.steps()})
 
     def close(self) -> None:
         """Drop the runtime and everything parked on it."""

@@ -7,7 +7,7 @@ local host = ...
 local raw_pcall, raw_xpcall, raw_error = pcall, xpcall, error
 local raw_type, raw_tostring, raw_select = type, tostring, select
 local raw_setmetatable, raw_getmetatable = setmetatable, getmetatable
-local raw_load, raw_rawget, raw_next = load, rawget, next
+local raw_load, raw_rawget, raw_rawset, raw_next = load, rawget, rawset, next
 local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
 local co_status, co_running, co_close = coroutine.status, coroutine.running, coroutine.close
 local co_isyieldable = coroutine.isyieldable
@@ -17,7 +17,8 @@ local s_rep, s_find, s_match = string.rep, string.find, string.match
 local s_gmatch, s_gsub, s_format, s_len, s_byte = string.gmatch, string.gsub, string.format, string.len, string.byte
 local m_huge, m_tointeger = math.huge, math.tointeger
 
-local host_check, host_print = host.check, host.print
+local host_check, host_print, host_load_global = host.check, host.print, host.load_global
+local lazy_globals = host.lazy_globals or {}
 local max_string = host.max_string
 local pattern_work = host.pattern_work
 
@@ -322,18 +323,23 @@ env.coroutine = {
 
 -- Names the sandbox removed raise SANDBOX_VIOLATION instead of reading as nil, so an
 -- escape attempt fails loudly at the line that tried it.
-local function guard(tbl, label, names)
+local function guard(tbl, label, names, lazy)
   local removed = {}
   for _, n in ipairs(names) do removed[n] = true end
-  return raw_setmetatable(tbl, { __index = function(_, key)
+  return raw_setmetatable(tbl, { __index = function(t, key)
     if removed[key] then
       raw_error(locate(make_error("SANDBOX_VIOLATION", label .. key .. " is not available in the sandbox"), 3), 0)
+    end
+    if lazy and lazy[key] then
+      lazy[key] = nil
+      finish_call(host_load_global(key))
+      return raw_rawget(t, key)
     end
     return nil
   end })
 end
 guard(env, "", { "io", "debug", "python", "package", "require", "dofile", "loadfile",
-  "collectgarbage", "loadstring", "module", "setfenv", "getfenv", "newproxy" })
+  "collectgarbage", "loadstring", "module", "setfenv", "getfenv", "newproxy" }, lazy_globals)
 guard(env.os, "os.", { "execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale" })
 guard(string_safe, "string.", { "dump" })
 guard(env.coroutine, "coroutine.", {})
@@ -376,8 +382,10 @@ local function step(id, ...)
   return "error", make_error("VALIDATION", "coroutine.yield called outside a coroutine")
 end
 
-local function make_namespace(funcs, values, index, existing)
-  local ns = existing or {}
+-- Installs global `name` (into the table already there, if any). Done in Lua: lupa's
+-- table access from Python is unreliable while a script coroutine is suspended in a callback.
+local function make_namespace(name, funcs, values, index)
+  local ns = raw_rawget(env, name) or {}
   for k, f in raw_next, funcs do ns[k] = bridge(f) end
   for k, v in raw_next, values do ns[k] = v end
   if index then
@@ -393,7 +401,7 @@ local function make_namespace(funcs, values, index, existing)
       return f
     end })
   end
-  return ns
+  raw_rawset(env, name, ns)
 end
 
 -- Streaming.create(fn): an iterator over a coroutine (`:next()`, `:collect()`, `for x in s do`).

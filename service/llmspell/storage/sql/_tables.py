@@ -31,6 +31,7 @@ from sqlalchemy import (
 __all__ = [
     "JSONValue",
     "UTCDateTime",
+    "agent_definitions",
     "api_keys",
     "artifacts",
     "blobs",
@@ -43,6 +44,7 @@ __all__ = [
     "scripts",
     "sessions",
     "state_entries",
+    "workflow_definitions",
 ]
 
 metadata = MetaData(
@@ -263,3 +265,22 @@ replay_records = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_replay_records_session_id_created_at", "session_id", "created_at"),
 )
+
+# Migration 0003: agent and workflow definitions stored by the daemon.
+
+
+def _definitions(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("name", String(200), primary_key=True),
+        Column("definition", JSONValue, nullable=False),
+        Column("description", Text, nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+
+
+agent_definitions = _definitions("agent_definitions")
+workflow_definitions = _definitions("workflow_definitions")

@@ -1,0 +1,386 @@
+"""The hook registry: registration, priorities, per-run layering and dispatch.
+
+One process-wide registry (:func:`process_hooks`) holds hooks from Python (the
+:func:`hook` decorator), from configuration and from admins (REST). A run that registers
+hooks gets its own registry whose parent is the process one, carried to components in
+``ctx.services["hooks"]``; components call :func:`hooks_for` (a couple of attribute reads
+when nothing is registered) and dispatch only when it returns a registry.
+
+Ordering: lower ``priority`` runs first (``highest`` = -100, ``high`` = -50, ``normal`` =
+0, ``low`` = 50, ``lowest`` = 100); equal priorities run in registration order, across
+the run and process registries alike.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from ..core.errors import Cancelled, LimitExceeded, SandboxViolation, Timeout, ValidationError
+from .abc import CONTINUE, TERMINAL, Hook, HookCancelled, HookContext, HookResult
+from .breaker import CircuitBreaker
+from .points import normalize_point
+from .results import coerce_result
+
+if TYPE_CHECKING:
+    from ..core.context import ExecutionContext
+    from .history import HookHistory
+
+__all__ = [
+    "PRIORITIES",
+    "HookFn",
+    "HookRegistry",
+    "RegisteredHook",
+    "hook",
+    "hooks_for",
+    "invoke",
+    "process_hooks",
+]
+
+log = logging.getLogger("llmspell.hooks")
+
+HookFn = Callable[[HookContext], Any]
+PRIORITIES = {"highest": -100, "high": -50, "normal": 0, "low": 50, "lowest": 100}
+_PASS_THROUGH = (LimitExceeded, Cancelled, Timeout, SandboxViolation, HookCancelled)
+_SEQ = itertools.count(1)
+
+
+def _priority(value: object) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, str) and value.lower() in PRIORITIES:
+        return PRIORITIES[value.lower()]
+    if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
+        return int(value)
+    raise ValidationError(
+        f"hook priority must be an integer or one of {', '.join(PRIORITIES)}, got {value!r}",
+        details={"field": "priority"},
+    )
+
+
+@dataclass(eq=False, kw_only=True, slots=True)
+class RegisteredHook:
+    """A hook in a registry; also the handle ``register`` returns."""
+
+    id: str
+    point: str
+    fn: HookFn
+    priority: int
+    seq: int
+    name: str
+    source: str
+    is_async: bool
+    breaker: CircuitBreaker
+    registry: HookRegistry | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def unregister(self) -> bool:
+        """Remove the hook; False when it was already gone."""
+        return self.registry.unregister(self.id) if self.registry is not None else False
+
+    def info(self) -> dict[str, Any]:
+        """``{id, point, name, priority, source, breaker={state, calls, errors, slow, avg_ms}}``."""
+        return {
+            "id": self.id,
+            "point": self.point,
+            "name": self.name,
+            "priority": self.priority,
+            "source": self.source,
+            "breaker": self.breaker.snapshot(),
+        }
+
+
+class HookRegistry:
+    """Hooks by point, optionally layered over a ``parent`` registry.
+
+    Args:
+        parent: a registry whose hooks also fire (the process registry under a run's).
+        budget_s: default latency budget of a hook call (over it counts as a failure).
+        failure_threshold: consecutive failures (or overruns) that open a hook's breaker.
+        reset_s: how long an opened hook is skipped before a half-open trial.
+        history: where data-changing hook executions are recorded (default: the parent's).
+    """
+
+    def __init__(
+        self,
+        *,
+        parent: HookRegistry | None = None,
+        budget_s: float | None = 1.0,
+        failure_threshold: int = 5,
+        reset_s: float = 30.0,
+        history: HookHistory | None = None,
+    ) -> None:
+        self._own: dict[str, tuple[RegisteredHook, ...]] = {}
+        # The parent's dict itself (mutated in place), so ``live`` needs no method call.
+        self._inherited: dict[str, tuple[RegisteredHook, ...]] = parent._own if parent is not None else {}
+        self._parent = parent
+        self._merged: dict[str, tuple[object, object, tuple[RegisteredHook, ...]]] = {}
+        self._lock = threading.Lock()
+        self._by_id: dict[str, RegisteredHook] = {}
+        self.budget_s = budget_s
+        self.failure_threshold = failure_threshold
+        self.reset_s = reset_s
+        self._history = history
+
+    @property
+    def parent(self) -> HookRegistry | None:
+        return self._parent
+
+    @property
+    def live(self) -> bool:
+        """True when any hook (here or in the parent) is registered."""
+        return bool(self._own or self._inherited)
+
+    @property
+    def history(self) -> HookHistory | None:
+        if self._history is not None:
+            return self._history
+        return self._parent.history if self._parent is not None else None
+
+    @history.setter
+    def history(self, value: HookHistory | None) -> None:
+        self._history = value
+
+    # ------------------------------------------------------------------ registration
+
+    def register(
+        self,
+        point: str,
+        fn: HookFn | Hook,
+        *,
+        priority: int | str | None = 0,
+        name: str | None = None,
+        source: str = "python",
+        budget_s: float | None = None,
+        failure_threshold: int | None = None,
+        reset_s: float | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> RegisteredHook:
+        """Add ``fn`` at ``point``; returns the handle (``handle.unregister()``).
+
+        ``fn(ctx)`` may be sync or async and returns a :class:`HookResult`, None, or the
+        script shapes (``"continue"``, ``{"action": "modified", "data": ...}``).
+
+        Raises:
+            ValidationError: unknown point, bad priority, or ``fn`` not callable.
+        """
+        point = normalize_point(point)
+        if not callable(fn):
+            raise ValidationError("a hook must be a function taking the hook context", details={"field": "fn"})
+        seq = next(_SEQ)
+        label = name or getattr(fn, "name", None) or getattr(fn, "__name__", None) or "hook"
+        hook_budget = budget_s if budget_s is not None else getattr(fn, "budget_s", None)
+        entry = RegisteredHook(
+            id=f"h{seq}",
+            point=point,
+            fn=fn,
+            priority=_priority(priority),
+            seq=seq,
+            name=str(label),
+            source=source,
+            is_async=_is_async(fn),
+            breaker=CircuitBreaker(
+                f"hook:{label}:{seq}",
+                failure_threshold=failure_threshold or self.failure_threshold,
+                budget_s=hook_budget if hook_budget is not None else self.budget_s,
+                reset_s=reset_s if reset_s is not None else self.reset_s,
+            ),
+            registry=self,
+            options=dict(options or {}),
+        )
+        with self._lock:
+            chain = (*self._own.get(point, ()), entry)
+            self._own[point] = tuple(sorted(chain, key=_order))
+            self._by_id[entry.id] = entry
+        return entry
+
+    def unregister(self, handle: RegisteredHook | str) -> bool:
+        """Remove a hook of this registry by handle or id; False when absent."""
+        hook_id = handle.id if isinstance(handle, RegisteredHook) else str(handle)
+        with self._lock:
+            entry = self._by_id.pop(hook_id, None)
+            if entry is None:
+                return False
+            chain = tuple(h for h in self._own.get(entry.point, ()) if h is not entry)
+            if chain:
+                self._own[entry.point] = chain
+            else:
+                self._own.pop(entry.point, None)
+        return True
+
+    def get(self, hook_id: str) -> RegisteredHook | None:
+        """The hook ``hook_id`` of this registry or its parent."""
+        found = self._by_id.get(hook_id)
+        if found is None and self._parent is not None:
+            return self._parent.get(hook_id)
+        return found
+
+    def clear(self) -> None:
+        """Remove every hook of this registry (not of the parent)."""
+        with self._lock:
+            self._own.clear()
+            self._by_id.clear()
+
+    def chain(self, point: str) -> tuple[RegisteredHook, ...]:
+        """The hooks that fire at ``point``, in execution order."""
+        own = self._own.get(point, ())
+        inherited = self._inherited.get(point, ())
+        if not inherited:
+            return own
+        if not own:
+            return inherited
+        cached = self._merged.get(point)
+        if cached is not None and cached[0] is own and cached[1] is inherited:
+            return cached[2]
+        merged = tuple(sorted(own + inherited, key=_order))
+        self._merged[point] = (own, inherited, merged)
+        return merged
+
+    def list(self, point: str | None = None) -> list[dict[str, Any]]:
+        """Every hook (own and inherited) as ``info()`` dicts, by point then order."""
+        points = sorted(set(self._own) | set(self._inherited)) if point is None else [normalize_point(point)]
+        return [entry.info() for p in points for entry in self.chain(p)]
+
+    # ------------------------------------------------------------------ dispatch
+
+    async def run(
+        self,
+        point: str,
+        component: tuple[str, str],
+        data: Any,
+        ctx: ExecutionContext | None = None,
+        *,
+        attempt: int = 1,
+    ) -> HookResult:
+        """Run the chain at ``point`` and return the outcome.
+
+        The returned result's ``data`` is the point's data after every ``modified``; its
+        ``kind`` is the first terminal result's kind, else ``modified`` when any hook
+        changed the data, else ``continue``. A hook that raises is counted by its breaker
+        and skipped (the chain goes on), except for the pass-through errors documented on
+        :class:`~llmspell.hooks.abc.Hook`.
+        """
+        chain = self.chain(point)
+        if not chain:
+            return replace(CONTINUE, data=data)
+        hctx = HookContext(
+            point=point,
+            component=component,
+            data=data,
+            correlation_id=ctx.correlation_id if ctx is not None else "",
+            run_id=ctx.run_id if ctx is not None else "",
+            attempt=attempt,
+        )
+        changed = False
+        for entry in chain:
+            breaker = entry.breaker
+            if not breaker.allow():
+                continue
+            started = time.perf_counter()
+            try:
+                value = entry.fn(hctx)
+                if entry.is_async or inspect.isawaitable(value):
+                    value = await value
+                result = coerce_result(value)
+            except _PASS_THROUGH:
+                breaker.success(time.perf_counter() - started)
+                raise
+            except Exception:
+                breaker.failure(time.perf_counter() - started)
+                log.warning("hook %s at %s failed; continuing without it", entry.name, point, exc_info=True)
+                continue
+            breaker.success(time.perf_counter() - started)
+            kind = result.kind
+            if kind == "continue" or kind == "skipped":
+                continue
+            self._record(entry, hctx, result)
+            if kind == "modified":
+                hctx.data = result.data
+                changed = True
+                continue
+            if kind == "cancel":
+                raise HookCancelled(
+                    result.reason or f"cancelled by hook {entry.name!r} at {point}",
+                    details={"hook": entry.name, "point": point, "component": list(component)},
+                )
+            return replace(result, data=hctx.data) if kind in TERMINAL and result.data is None else result
+        if changed:
+            return HookResult(kind="modified", data=hctx.data)
+        return replace(CONTINUE, data=hctx.data)
+
+    def _record(self, entry: RegisteredHook, hctx: HookContext, result: HookResult) -> None:
+        history = self.history
+        if history is not None:
+            history.record(entry, hctx, result)
+
+
+def _order(entry: RegisteredHook) -> tuple[int, int]:
+    return entry.priority, entry.seq
+
+
+def _is_async(fn: object) -> bool:
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(type(fn), "__call__", None)
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+_PROCESS = HookRegistry()
+
+
+def process_hooks() -> HookRegistry:
+    """The process-wide registry (Python decorators, configuration, admin REST hooks)."""
+    return _PROCESS
+
+
+def hooks_for(ctx: ExecutionContext) -> HookRegistry | None:
+    """The registry to dispatch on for ``ctx``, or None when no hook is registered at all.
+
+    This is the cheap guard components put in front of every hook point.
+    """
+    registry: HookRegistry = ctx.services.get("hooks") or _PROCESS
+    return registry if registry._own or registry._inherited else None
+
+
+async def invoke(
+    point: str, component: tuple[str, str], data: Any, ctx: ExecutionContext
+) -> HookResult:
+    """Fire ``point`` for ``component`` with ``data`` in the run of ``ctx``.
+
+    The API for components that wire their own points (workflows, state, sessions): use
+    ``result.data`` as the (possibly modified) data and act on ``result.kind`` when the
+    point supports it (``replace`` → ``result.result``; ``retry`` → call again).
+
+    Raises:
+        HookCancelled: a hook answered ``cancel`` (code ``CANCELLED``).
+    """
+    registry = hooks_for(ctx)
+    if registry is None:
+        return replace(CONTINUE, data=data)
+    return await registry.run(point, component, data, ctx)
+
+
+def hook(
+    point: str, *, priority: int | str = 0, name: str | None = None, registry: HookRegistry | None = None
+) -> Callable[[HookFn], HookFn]:
+    """Decorator: register a function (sync or async) as a hook of the process registry.
+
+    Example::
+
+        @hook("BeforeToolExecution", priority="high")
+        def no_shell(ctx):
+            if ctx.component[1] == "process-executor":
+                return HookResult.cancel("no shell here")
+    """
+
+    def decorate(fn: HookFn) -> HookFn:
+        (registry or _PROCESS).register(point, fn, priority=priority, name=name or fn.__name__)
+        return fn
+
+    return decorate
