@@ -40,10 +40,9 @@ class MemoryRunEventHub(RunEventHub):
 
     def _expire(self) -> None:
         cutoff = time.monotonic() - self._retention_s
-        for run_id in [
-            rid for rid, s in self._streams.items() if s.ended_at is not None and s.ended_at < cutoff
-        ]:
-            del self._streams[run_id]
+        while self._ended and self._ended[0][0] < cutoff:
+            _, run_id = self._ended.popleft()
+            self._streams.pop(run_id, None)
 
     async def publish(self, events: Sequence[RunEvent]) -> None:
         if not events:

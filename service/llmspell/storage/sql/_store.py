@@ -1,4 +1,4 @@
-"""The SQL store: one engine, eleven repositories."""
+"""The SQL store: one engine, thirteen repositories."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from sqlalchemy import text
 from ..abc import Store
 from ._artifacts import SQLArtifactRepository
 from ._db import Database
+from ._definitions import SQLDefinitionRepository
 from ._dialect import Dialect
 from ._events import SQLEventRepository
 from ._keys import SQLApiKeyRepository
@@ -16,6 +17,7 @@ from ._schedules import SQLFireRepository, SQLScheduleRepository
 from ._scripts import SQLScriptRepository
 from ._sessions import SQLReplayRepository, SQLSessionRepository
 from ._state import SQLStateRepository
+from ._tables import agent_definitions, workflow_definitions
 
 __all__ = ["SQLStore"]
 
@@ -41,6 +43,8 @@ class SQLStore(Store):
         self.artifacts = SQLArtifactRepository(self._db)
         self.replay = SQLReplayRepository(self._db)
         self.maintenance = SQLMaintenanceRepository(self._db)
+        self.agent_definitions = SQLDefinitionRepository(self._db, agent_definitions, "agent")
+        self.workflow_definitions = SQLDefinitionRepository(self._db, workflow_definitions, "workflow")
 
     @property
     def url(self) -> str:
