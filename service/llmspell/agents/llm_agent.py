@@ -193,6 +193,16 @@ class LLMAgent(Agent):
         self._history = []
         self.lifecycle.clear_error()
 
+    def load_history(self, messages: list[dict[str, Any]]) -> None:
+        """Replace the conversation with ``messages`` (as :meth:`history` returns them).
+
+        Raises:
+            ValidationError: an entry is not a chat message.
+        """
+        from ._memory import messages_from_wire
+
+        self._history = trim_history(messages_from_wire(messages), self.config.memory_limit)
+
     # Lifecycle transitions (see :mod:`llmspell.agents.lifecycle`); each returns the new state.
 
     def initialize(self) -> AgentState:

@@ -64,3 +64,16 @@ GRPC_REQUEST_DURATION = Histogram(
     ["method", "code"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0),
 )
+
+# Hooks and the event bus ------------------------------------------------------------------
+EVENTS_DROPPED = Counter(
+    "llmspell_event_bus_dropped_total",
+    "Events a full subscriber queue dropped (drop_oldest) or refused (fail, block timeout).",
+    ["policy"],
+)
+EVENTS_PUBLISHED = Counter("llmspell_event_bus_published_total", "Events published on the bus.", ["backend"])
+EVENT_QUEUE_LAG = Gauge(
+    "llmspell_event_bus_queue_lag", "Events waiting in the fullest subscriber queue of this process."
+)
+EVENT_QUEUE_LAG.set_function(lambda: __import__("llmspell.events.flow", fromlist=["x"]).flow_stats()["max_lag"])
+HOOK_CALLS = Counter("llmspell_hook_results_total", "Hook results that changed a call, by point and action.", ["point", "action"])

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import Cancelled, LLMSpellError, ValidationError
+from .abc import HookResult
 from .cache import result_cache
 
 if TYPE_CHECKING:
@@ -51,7 +52,11 @@ async def around(
         HookCancelled: a hook answered ``cancel``.
     """
     before, after, error = points
-    pre = await registry.run(before, component, data, ctx)
+    chain = registry.chain
+    if not chain(before):
+        pre: HookResult = HookResult("continue", data)
+    else:
+        pre = await registry.run(before, component, data, ctx)
     kind = pre.kind
     if kind == "replace":
         return pre.result
@@ -90,6 +95,10 @@ async def around(
                     attempt = await _backoff(attempt, outcome.delay_ms)
                     continue
                 raise
+            if not chain(after):
+                if cache_key:
+                    result_cache().put(cache_key, result, pre.ttl_s)
+                return result
             post = await registry.run(after, component, {**data, "result": result}, ctx, attempt=attempt)
             if post.kind == "modified" and isinstance(post.data, dict):
                 result = post.data.get("result")

@@ -22,7 +22,7 @@ The first result that is not continue/modified/skipped ends the chain.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from ..core.errors import LLMSpellError
@@ -64,7 +64,6 @@ class HookContext:
     correlation_id: str = ""
     run_id: str = ""
     attempt: int = 1
-    metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The shape scripts get: ``{point, component={type, name}, data, correlation_id}``."""
@@ -78,9 +77,12 @@ class HookContext:
         }
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(slots=True)
 class HookResult:
-    """A hook's answer. Build one with the class methods (``HookResult.cancel("why")``)."""
+    """A hook's answer. Build one with the class methods (``HookResult.cancel("why")``).
+
+    Treat it as immutable: the shared ``continue`` result is one object.
+    """
 
     kind: ResultKind = "continue"
     data: Any = None

@@ -44,6 +44,7 @@ class CircuitBreaker:
         "calls",
         "errors",
         "failure_threshold",
+        "limit_s",
         "name",
         "reset_s",
         "slow",
@@ -62,6 +63,7 @@ class CircuitBreaker:
         self.name = name
         self.failure_threshold = max(1, failure_threshold)
         self.budget_s = budget_s
+        self.limit_s = budget_s if budget_s is not None else float("inf")
         self.reset_s = reset_s
         self._clock = clock
         self._lock = threading.Lock()
@@ -96,7 +98,7 @@ class CircuitBreaker:
         """Record a call that worked (a slow one counts as a failure)."""
         self.calls += 1
         self.total_s += elapsed_s
-        if self.budget_s is not None and elapsed_s > self.budget_s:
+        if elapsed_s > self.limit_s:
             self.slow += 1
             self._fail()
             return

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import Cancelled, LimitExceeded, SandboxViolation, Timeout, ValidationError
-from .abc import CONTINUE, TERMINAL, Hook, HookCancelled, HookContext, HookResult
+from .abc import TERMINAL, Hook, HookCancelled, HookContext, HookResult
 from .breaker import CircuitBreaker
 from .points import normalize_point
 from .results import coerce_result
@@ -268,7 +268,7 @@ class HookRegistry:
         """
         chain = self.chain(point)
         if not chain:
-            return replace(CONTINUE, data=data)
+            return HookResult("continue", data)
         hctx = HookContext(
             point=point,
             component=component,
@@ -278,24 +278,32 @@ class HookRegistry:
             attempt=attempt,
         )
         changed = False
+        clock = time.perf_counter
         for entry in chain:
             breaker = entry.breaker
-            if not breaker.allow():
+            if breaker._state != "closed" and not breaker.allow():
                 continue
-            started = time.perf_counter()
+            started = clock()
             try:
                 value = entry.fn(hctx)
-                if entry.is_async or inspect.isawaitable(value):
+                if entry.is_async:
                     value = await value
-                result = coerce_result(value)
+                elif value is not None and type(value) is not HookResult and inspect.isawaitable(value):
+                    value = await value
+                result = value if type(value) is HookResult else coerce_result(value)
             except _PASS_THROUGH:
-                breaker.success(time.perf_counter() - started)
+                breaker.success(clock() - started)
                 raise
             except Exception:
-                breaker.failure(time.perf_counter() - started)
+                breaker.failure(clock() - started)
                 log.warning("hook %s at %s failed; continuing without it", entry.name, point, exc_info=True)
                 continue
-            breaker.success(time.perf_counter() - started)
+            elapsed = clock() - started
+            if elapsed > breaker.limit_s or breaker._failures:
+                breaker.success(elapsed)
+            else:  # the common case, inlined: a closed breaker with nothing to reset
+                breaker.calls += 1
+                breaker.total_s += elapsed
             kind = result.kind
             if kind == "continue" or kind == "skipped":
                 continue
@@ -310,9 +318,7 @@ class HookRegistry:
                     details={"hook": entry.name, "point": point, "component": list(component)},
                 )
             return replace(result, data=hctx.data) if kind in TERMINAL and result.data is None else result
-        if changed:
-            return HookResult(kind="modified", data=hctx.data)
-        return replace(CONTINUE, data=hctx.data)
+        return HookResult("modified" if changed else "continue", hctx.data)
 
     def _record(self, entry: RegisteredHook, hctx: HookContext, result: HookResult) -> None:
         history = self.history
@@ -362,7 +368,7 @@ async def invoke(
     """
     registry = hooks_for(ctx)
     if registry is None:
-        return replace(CONTINUE, data=data)
+        return HookResult("continue", data)
     return await registry.run(point, component, data, ctx)
 
 

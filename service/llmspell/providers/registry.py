@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from .catalog import KNOWN_PROVIDERS, wire_of
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from ..core.config import Settings
     from .abc import ChatModel
 
-__all__ = ["clear_model_cache", "get_chat_model", "get_provider", "list_providers"]
+__all__ = ["clear_model_cache", "get_chat_model", "get_provider", "list_providers", "model_wrapper"]
 
 _WIRES: dict[str, str] = {
     "openai": "llmspell.providers.openai_compat:OpenAICompatModel",
@@ -29,13 +31,27 @@ _models: dict[ModelSpec, ChatModel] = {}
 _models_lock = threading.Lock()
 
 
+#: The interception point for the current run (session recording and replay): when set,
+#: every model :func:`get_chat_model` hands out in this context is passed through it.
+model_wrapper: ContextVar[Callable[[ChatModel], ChatModel] | None] = ContextVar(
+    "llmspell_model_wrapper", default=None
+)
+
+
 def get_chat_model(spec: ModelSpec) -> ChatModel:
-    """The chat model for ``spec`` (one instance per distinct spec; connections are pooled).
+    """The chat model for ``spec`` (one instance per distinct spec; connections are pooled),
+    wrapped by :data:`model_wrapper` when the current context sets one.
 
     Raises:
         ProviderError: the spec lacks what its wire path needs (e.g. a base URL).
         ConfigError: the wire path's library is not installed.
     """
+    wrap = model_wrapper.get()
+    model = _cached_model(spec)
+    return model if wrap is None else wrap(model)
+
+
+def _cached_model(spec: ModelSpec) -> ChatModel:
     model = _models.get(spec)
     if model is not None:
         return model

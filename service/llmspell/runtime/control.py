@@ -18,7 +18,9 @@ from ..events import open_run_hub
 from ..events.abc import RunEvent, RunEventHub
 from ..scripting.factory import create_engine
 from .abc import ControlPlane, RunRequest, ScheduleSpec
+from .batching import Coalescer
 from .daemon import Worker
+from .definitions import AgentService, WorkflowService
 from .executor import RunExecutor
 from .pool import RuntimePool
 from .runner import RunOutcome
@@ -119,6 +121,12 @@ class Daemon(ControlPlane):
         self.pool = pool
         self._finished: dict[str, asyncio.Future[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._claimed_creates: Coalescer[Any, RunRecord] = Coalescer(
+            lambda specs: store.runs.create_many(
+                specs, worker_id=self.worker.worker_id, lease_s=self.worker.lease_s
+            )
+        )
+        self._queued_creates: Coalescer[Any, RunRecord] = Coalescer(store.runs.create_many)
         server = settings.server
         self.executor = RunExecutor(
             store=store,
@@ -139,6 +147,8 @@ class Daemon(ControlPlane):
         )
         self.executor._worker_id = self.worker.worker_id
         self.scheduler: Any = None
+        self.agents = AgentService(store, settings)
+        self.workflows = WorkflowService(store, self.agents)
 
     def _bind_services(self) -> None:
         from .services import LocalSchedules
@@ -256,7 +266,7 @@ class Daemon(ControlPlane):
         )
 
     async def create_run(self, request: RunRequest) -> dict[str, Any]:
-        run = await self.store.runs.create(await self._spec(request))
+        run = await self._queued_creates.submit(await self._spec(request))
         self.worker.wake()
         return run_view(run)
 
@@ -288,7 +298,7 @@ class Daemon(ControlPlane):
         worker = self.worker
         if worker.executes_runs:
             # Executed here, created already claimed: no queue round trip.
-            run = await self.store.runs.create(spec, worker_id=worker.worker_id, lease_s=worker.lease_s)
+            run = await self._claimed_creates.submit(spec)
             if (
                 run.status == "running"
                 and run.worker_id == worker.worker_id

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from ..core.context import ExecutionContext, Limits, SandboxPolicy
 from ..core.errors import LLMSpellError
 from ..events.abc import RunEventHub
+from ..storage.records import RunFinish
+from .batching import Coalescer
 from .events import RunEventWriter
 from .pool import RuntimePool
 from .runner import RunOutcome, execute_script
@@ -74,6 +76,7 @@ class RunExecutor:
         self._settings_loader = settings_loader
         self._on_finished = on_finished
         self.active: dict[str, ExecutionContext] = {}
+        self._finishes: Coalescer[RunFinish, bool] = Coalescer(store.runs.finish_many)
         self.services: dict[str, Any] = dict(services or {})
 
     def context_for(self, run: RunRecord) -> ExecutionContext:
@@ -133,16 +136,18 @@ class RunExecutor:
         end = writer.emit("end", {"status": outcome.status}, live=False)
         started = time.perf_counter()
         await writer.drain()  # no periodic flush may still be writing
-        stored = await self._store.runs.finish(
-            run_id,
-            self._worker_id,
-            outcome.status,
-            result=outcome.result,
-            stdout=outcome.stdout,
-            error=outcome.error.to_dict() if outcome.error is not None else None,
-            usage={**outcome.usage.to_dict(), "cost": outcome.cost},
-            duration_ms=outcome.duration_ms,
-            events=writer.take_pending(),
+        stored = await self._finishes.submit(
+            RunFinish(
+                run_id=run_id,
+                worker_id=self._worker_id,
+                status=outcome.status,
+                result=outcome.result,
+                stdout=outcome.stdout,
+                error=outcome.error.to_dict() if outcome.error is not None else None,
+                usage={**outcome.usage.to_dict(), "cost": outcome.cost},
+                duration_ms=outcome.duration_ms,
+                events=tuple(writer.take_pending()),
+            )
         )
         if not stored:
             log.warning("run %s finished here but is no longer held by this worker", run_id)

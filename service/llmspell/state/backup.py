@@ -83,7 +83,7 @@ class BackupManifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: str = "") -> BackupManifest:
-        fields = {k: data[k] for k in cls.__slots__ if k in data and k != "path"}  # type: ignore[attr-defined]
+        fields = {k: data[k] for k in cls.__slots__ if k in data and k != "path"}
         return cls(**fields, path=path)
 
 
@@ -108,7 +108,7 @@ def _add(tar: tarfile.TarFile, name: str, size: int, source: IO[bytes]) -> str:
     info.size = size
     info.mtime = int(time.time())
     reader = _Hashing(source)
-    tar.addfile(info, reader)  # type: ignore[arg-type]
+    tar.addfile(info, reader)
     return reader.digest.hexdigest()
 
 
@@ -199,10 +199,14 @@ def _add_file(tar: tarfile.TarFile, name: str, size: int, path: Path) -> str:
         with path.open("rb") as handle:
             return _add(tar, name, size, handle)
     except FileNotFoundError:
-        raise StorageError(f"blob {path.name} is missing from {path.parent.parent}; the backup stopped") from None
+        raise StorageError(
+            f"blob {path.name} is missing from {path.parent.parent}; the backup stopped"
+        ) from None
 
 
-async def _add_streamed(tar: tarfile.TarFile, name: str, size: int, blobs: BlobStore, content_hash: str) -> str:
+async def _add_streamed(
+    tar: tarfile.TarFile, name: str, size: int, blobs: BlobStore, content_hash: str
+) -> str:
     with tempfile.TemporaryFile() as spool:
         async for chunk in blobs.read(content_hash):
             await asyncio.to_thread(spool.write, chunk)
@@ -225,7 +229,7 @@ async def _write_table(
         size = spool.tell()
         spool.seek(0)
         name = f"tables/{table}.jsonl"
-        manifest.members[name] = await asyncio.to_thread(_add, tar, name, size, spool)  # type: ignore[arg-type]
+        manifest.members[name] = await asyncio.to_thread(_add, tar, name, size, spool)
         manifest.counts[table] = count
 
 
@@ -258,10 +262,12 @@ def _verify(path: Path) -> BackupManifest:
     if manifest.get("format") != BACKUP_FORMAT:
         raise ValidationError(f"{path} is in backup format {manifest.get('format')}, not {BACKUP_FORMAT}")
     expected: dict[str, str] = manifest["members"]
-    for name, digest in expected.items():
-        if digests.get(name) != digest:
+    for name, checksum in expected.items():
+        if digests.get(name) != checksum:
             problem = "is missing" if name not in digests else "does not match its checksum"
-            raise ValidationError(f"backup {path.name} is corrupt: {name} {problem}", details={"member": name})
+            raise ValidationError(
+                f"backup {path.name} is corrupt: {name} {problem}", details={"member": name}
+            )
     extra = set(digests) - set(expected)
     if extra:
         raise ValidationError(f"backup {path.name} holds unlisted members such as {sorted(extra)[0]}")
@@ -315,6 +321,16 @@ async def restore_backup(
         if pending_inline:
             await store.maintenance.import_rows("blobs", pending_inline)
     finally:
+        # On failure keep draining so that the reader thread is never left blocked on a full queue.
+        while not reader.done():
+            try:
+                item = await asyncio.wait_for(queue.get(), 0.1)
+            except TimeoutError:
+                continue
+            if item is None:
+                break
+            if item[0] == "file":
+                item[1][2].close()
         await reader
     return manifest
 
@@ -350,10 +366,20 @@ def _read_for_restore(
                 content_hash = info.name.removeprefix("blobs/")
                 if info.size <= inline_max:
                     data = handle.read()
-                    put(("inline", {"hash": content_hash, "size": info.size, "inline": True, "data": data,
-                                    "created_at": now}))
+                    put(
+                        (
+                            "inline",
+                            {
+                                "hash": content_hash,
+                                "size": info.size,
+                                "inline": True,
+                                "data": data,
+                                "created_at": now,
+                            },
+                        )
+                    )
                 else:
-                    spool = tempfile.TemporaryFile()
+                    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the consumer
                     for chunk in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
                         spool.write(chunk)
                     spool.seek(0)
@@ -386,7 +412,9 @@ def list_backups(directory: Path) -> list[BackupManifest]:
     return sorted(found, key=lambda m: m.started_at)
 
 
-def prune_backups(directory: Path, *, keep: int = 7, max_age_days: float | None = None) -> list[BackupManifest]:
+def prune_backups(
+    directory: Path, *, keep: int = 7, max_age_days: float | None = None
+) -> list[BackupManifest]:
     """Delete backups beyond the newest ``keep`` full ones (with their incrementals) and, with
     ``max_age_days``, full backups older than that (never the newest). Returns the removed."""
     if keep < 1:
@@ -397,7 +425,8 @@ def prune_backups(directory: Path, *, keep: int = 7, max_age_days: float | None 
     if max_age_days is not None:
         cutoff = datetime.now(UTC) - timedelta(days=max_age_days)
         kept = {m.id for m in fulls if m.id in kept and datetime.fromisoformat(m.started_at) >= cutoff}
-        kept.add(fulls[-1].id) if fulls else None
+        if fulls:
+            kept.add(fulls[-1].id)
     removed = []
     chain_root: dict[str, str] = {}
     for manifest in backups:

@@ -16,7 +16,22 @@ if TYPE_CHECKING:
     from ..core.config import StateConfig
     from ..storage.abc import Store
 
-__all__ = ["StateManager"]
+__all__ = ["StateManager", "entry_view"]
+
+
+def entry_view(record: StateRecord) -> dict[str, Any]:
+    """The JSON shape of a state entry (REST, CLI)."""
+    return {
+        "scope": record.scope,
+        "key": record.key,
+        "value": record.value,
+        "version": record.version,
+        "schema_version": record.schema_version,
+        "size": record.size,
+        "expires_at": record.expires_at.isoformat() if record.expires_at else None,
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+    }
 
 
 def _expiry(ttl_s: float | None) -> datetime | None:

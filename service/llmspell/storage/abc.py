@@ -26,6 +26,7 @@ from .records import (
     OverlapPolicy,
     ReplayRecord,
     RunEventRecord,
+    RunFinish,
     RunRecord,
     RunSpec,
     RunStatus,
@@ -86,7 +87,9 @@ class RunRepository(ABC):
     """
 
     @abstractmethod
-    async def create(self, spec: RunSpec, *, worker_id: str | None = None, lease_s: float = 30.0) -> RunRecord:
+    async def create(
+        self, spec: RunSpec, *, worker_id: str | None = None, lease_s: float = 30.0
+    ) -> RunRecord:
         """Insert a queued run. With an ``idempotency_key`` already used, return that run
         instead; concurrent duplicates also yield a single run.
 
@@ -144,6 +147,16 @@ class RunRepository(ABC):
         Returns False (and changes nothing) when the run is not running or not owned by
         that worker. Raises ValidationError for a non-terminal ``status``.
         """
+
+    @abstractmethod
+    async def create_many(
+        self, specs: Sequence[RunSpec], *, worker_id: str | None = None, lease_s: float = 30.0
+    ) -> builtins.list[RunRecord]:
+        """:meth:`create` for several runs in one transaction (group commit), in order."""
+
+    @abstractmethod
+    async def finish_many(self, finishes: Sequence[RunFinish]) -> builtins.list[bool]:
+        """:meth:`finish` for several runs in one transaction (group commit), in order."""
 
     @abstractmethod
     async def request_cancel(self, run_id: str) -> RunRecord:

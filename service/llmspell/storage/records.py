@@ -28,6 +28,7 @@ __all__ = [
     "OverlapPolicy",
     "ReplayRecord",
     "RunEventRecord",
+    "RunFinish",
     "RunRecord",
     "RunSpec",
     "RunStatus",
@@ -183,6 +184,21 @@ class RunRecord:
     def finished(self) -> bool:
         """True once the run reached a terminal status."""
         return self.status in TERMINAL_RUN_STATUSES
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunFinish:
+    """The outcome of a run, for :meth:`RunRepository.finish_many`."""
+
+    run_id: str
+    worker_id: str
+    status: RunStatus
+    result: Any = None
+    stdout: str | None = None
+    error: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None
+    duration_ms: float | None = None
+    events: tuple[tuple[int, str, Any], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -217,15 +217,16 @@ class ToolRegistry:
         self, hooks: HookRegistry, tool: Tool, params: Mapping[str, Any] | None, ctx: ExecutionContext
     ) -> dict[str, Any]:
         """:meth:`invoke` between the ToolDiscovery/ToolValidation/Before/After/ToolError hooks."""
-        from ..hooks._around import around
-
-        found = await hooks.run("ToolDiscovery", ("tool", tool.name), {"tool": tool.name}, ctx)
-        if isinstance(found.data, Mapping) and found.data.get("tool", tool.name) != tool.name:
-            tool = self.get(str(found.data["tool"]))
+        around = _around()
+        if hooks.chain("ToolDiscovery"):
+            found = await hooks.run("ToolDiscovery", ("tool", tool.name), {"tool": tool.name}, ctx)
+            if isinstance(found.data, Mapping) and found.data.get("tool", tool.name) != tool.name:
+                tool = self.get(str(found.data["tool"]))
         data = {"tool": tool.name, "params": dict(params or {})}
-        checked = await hooks.run("ToolValidation", ("tool", tool.name), data, ctx)
-        if isinstance(checked.data, dict):
-            data = checked.data
+        if hooks.chain("ToolValidation"):
+            checked = await hooks.run("ToolValidation", ("tool", tool.name), data, ctx)
+            if isinstance(checked.data, dict):
+                data = checked.data
 
         def runner(target: Tool) -> Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]:
             return lambda call: self._invoke(target, call.get("params"), ctx)
@@ -454,6 +455,16 @@ def _validation_error(tool: Tool, exc: Exception) -> ValidationError:
 
 
 _METRIC_CHILDREN: dict[tuple[str, str], tuple[Any, Any]] = {}
+_AROUND: Any = None
+
+
+def _around() -> Any:
+    global _AROUND
+    if _AROUND is None:
+        from ..hooks._around import around  # imports asyncio: only once hooks exist
+
+        _AROUND = around
+    return _AROUND
 
 
 def _record(tool: str, status: str, seconds: float) -> None:

@@ -122,6 +122,8 @@ def _constant(value: Any) -> Renderer:
 
 
 def _compile_string(text: str, field: str) -> Renderer | None:
+    if "{{" not in text:
+        return None
     matches = list(_TOKEN.finditer(text))
     if not matches:
         return None

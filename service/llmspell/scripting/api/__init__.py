@@ -24,7 +24,10 @@ __all__ = [
     "lazy_globals",
 ]
 
-_BUILDERS = ("args", "json_api", "debug", "config_api", "provider", "tool", "agent", "workflow", "state", "session")
+_BUILDERS = (
+    "args", "json_api", "debug", "config_api", "provider", "tool", "agent", "workflow", "state", "session",
+    "hook", "event",
+)
 
 
 # Globals built on first use, by the module that provides them. Modules of _BUILDERS

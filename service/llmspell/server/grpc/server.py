@@ -1,9 +1,8 @@
 """Start and stop the daemon's gRPC server (grpc.aio).
 
-Serves ``llmspell.v1.Runs``, ``Scripts``, ``Schedules`` and ``Tools``, the standard
-``grpc.health.v1.Health`` (SERVING for ``""`` and each service) and server reflection.
-``llmspell.v1.Agents`` is compiled but not served until the control plane has agent
-operations. Graceful shutdown: :func:`stop_grpc_server` first reports NOT_SERVING, so
+Serves ``llmspell.v1.Runs``, ``Scripts``, ``Schedules``, ``Tools`` and ``Agents`` (over the
+daemon's stored agents), the standard ``grpc.health.v1.Health`` (SERVING for ``""`` and each
+service) and server reflection. Graceful shutdown: :func:`stop_grpc_server` first reports NOT_SERVING, so
 load balancers drain the replica, then lets in-flight calls finish within the grace.
 """
 
@@ -21,26 +20,35 @@ from grpc_reflection.v1alpha import reflection
 from ...core.errors import ConfigError
 from ...runtime.abc import ControlPlane
 from ..auth import Authenticator
+from ._agents import AgentsServicer
 from ._boundary import Servicer
 from ._runs import RunsServicer
 from ._schedules import SchedulesServicer
 from ._scripts import ScriptsServicer
 from ._tools import ToolsServicer
-from .gen.llmspell.v1 import runs_pb2, runs_pb2_grpc, schedules_pb2_grpc, scripts_pb2_grpc, tools_pb2_grpc
+from .gen.llmspell.v1 import (
+    agents_pb2_grpc,
+    runs_pb2,
+    runs_pb2_grpc,
+    schedules_pb2_grpc,
+    scripts_pb2_grpc,
+    tools_pb2_grpc,
+)
 
 __all__ = ["SERVICE_NAMES", "bound_port", "set_serving", "start_grpc_server", "stop_grpc_server"]
 
 _PACKAGE = runs_pb2.DESCRIPTOR.package
 SERVICE_NAMES: tuple[str, ...] = tuple(
-    f"{_PACKAGE}.{name}" for name in ("Runs", "Scripts", "Schedules", "Tools")
+    f"{_PACKAGE}.{name}" for name in ("Runs", "Scripts", "Schedules", "Tools", "Agents")
 )
-"""The llmspell services this server registers (``llmspell.v1.Agents`` is not among them yet)."""
+"""The llmspell services this server registers."""
 
 _SERVICERS: tuple[tuple[Callable[[Any, grpc.aio.Server], None], type[Servicer]], ...] = (
     (runs_pb2_grpc.add_RunsServicer_to_server, RunsServicer),
     (scripts_pb2_grpc.add_ScriptsServicer_to_server, ScriptsServicer),
     (schedules_pb2_grpc.add_SchedulesServicer_to_server, SchedulesServicer),
     (tools_pb2_grpc.add_ToolsServicer_to_server, ToolsServicer),
+    (agents_pb2_grpc.add_AgentsServicer_to_server, AgentsServicer),
 )
 
 

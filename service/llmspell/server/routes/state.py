@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...core.errors import NotFound, ValidationError
+from ...state.manager import entry_view
 
 if TYPE_CHECKING:
     from ...sessions.manager import Persistence
-    from ...storage.records import StateRecord
 
 router = APIRouter(prefix="/v1/state", tags=["state"])
 
@@ -45,21 +45,6 @@ def require(scope: str) -> Any:
     from ..deps import require as require_scope
 
     return Depends(require_scope(scope))
-
-
-def entry_view(record: StateRecord) -> dict[str, Any]:
-    """The JSON shape of a state entry."""
-    return {
-        "scope": record.scope,
-        "key": record.key,
-        "value": record.value,
-        "version": record.version,
-        "schema_version": record.schema_version,
-        "size": record.size,
-        "expires_at": record.expires_at.isoformat() if record.expires_at else None,
-        "created_at": record.created_at.isoformat(),
-        "updated_at": record.updated_at.isoformat(),
-    }
 
 
 def _if_match(header: str | None) -> int | None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...core.errors import NotFound, ValidationError
 from ..abc import RunRepository
-from ..records import RUN_STATUSES, TERMINAL_RUN_STATUSES, RunRecord, RunSpec, RunStatus
+from ..records import RUN_STATUSES, TERMINAL_RUN_STATUSES, RunFinish, RunRecord, RunSpec, RunStatus
 from ._db import Database, new_id, utcnow
 from ._dialect import Dialect
 from ._pages import check_limit, decode_time_cursor, encode_cursor
@@ -108,9 +108,20 @@ class SQLRunRepository(RunRepository):
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, spec: RunSpec, *, worker_id: str | None = None, lease_s: float = 30.0) -> RunRecord:
+    async def create(
+        self, spec: RunSpec, *, worker_id: str | None = None, lease_s: float = 30.0
+    ) -> RunRecord:
         async with self._db.write() as conn:
             return await insert_run(conn, self._db.dialect, spec, worker_id=worker_id, lease_s=lease_s)
+
+    async def create_many(
+        self, specs: Sequence[RunSpec], *, worker_id: str | None = None, lease_s: float = 30.0
+    ) -> builtins.list[RunRecord]:
+        async with self._db.write() as conn:
+            return [
+                await insert_run(conn, self._db.dialect, spec, worker_id=worker_id, lease_s=lease_s)
+                for spec in specs
+            ]
 
     async def get(self, run_id: str) -> RunRecord:
         async with self._db.read() as conn:
@@ -207,29 +218,55 @@ class SQLRunRepository(RunRepository):
         duration_ms: float | None = None,
         events: Sequence[tuple[int, str, Any]] = (),
     ) -> bool:
-        if status not in TERMINAL_RUN_STATUSES:
-            raise ValidationError(f"a run finishes as one of {TERMINAL_RUN_STATUSES}, not {status!r}")
-        statement = (
-            update(runs)
-            .where(runs.c.id == run_id, runs.c.worker_id == worker_id, _RUNNING)
-            .values(
-                status=status,
-                result=result,
-                stdout=stdout,
-                error=error,
-                usage=usage,
-                duration_ms=duration_ms,
-                finished_at=utcnow(),
-                lease_expires_at=None,
-            )
-            .returning(runs.c.id)
+        finish = RunFinish(
+            run_id=run_id,
+            worker_id=worker_id,
+            status=status,
+            result=result,
+            stdout=stdout,
+            error=error,
+            usage=usage,
+            duration_ms=duration_ms,
+            events=tuple(events),
         )
-        rows = event_rows(run_id, events)
+        return (await self.finish_many([finish]))[0]
+
+    async def finish_many(self, finishes: Sequence[RunFinish]) -> builtins.list[bool]:
+        for finish in finishes:
+            if finish.status not in TERMINAL_RUN_STATUSES:
+                raise ValidationError(
+                    f"a run finishes as one of {TERMINAL_RUN_STATUSES}, not {finish.status!r}"
+                )
+        now = utcnow()
+        done: builtins.list[bool] = []
         async with self._db.write() as conn:
-            finished = (await conn.execute(statement)).first() is not None
-            if finished and rows:
+            for finish in finishes:
+                statement = (
+                    update(runs)
+                    .where(runs.c.id == finish.run_id, runs.c.worker_id == finish.worker_id, _RUNNING)
+                    .values(
+                        status=finish.status,
+                        result=finish.result,
+                        stdout=finish.stdout,
+                        error=finish.error,
+                        usage=finish.usage,
+                        duration_ms=finish.duration_ms,
+                        finished_at=now,
+                        lease_expires_at=None,
+                    )
+                    .returning(runs.c.id)
+                )
+                finished = (await conn.execute(statement)).first() is not None
+                done.append(finished)
+            rows = [
+                row
+                for finish, finished in zip(finishes, done, strict=True)
+                if finished
+                for row in event_rows(finish.run_id, finish.events)
+            ]
+            if rows:
                 await conn.execute(insert(run_events), rows)
-            return finished
+        return done
 
     async def request_cancel(self, run_id: str) -> RunRecord:
         now = utcnow()

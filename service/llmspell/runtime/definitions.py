@@ -1,0 +1,399 @@
+"""Stored agents and workflows of the daemon: definitions in the store, built per request.
+
+:class:`AgentService` and :class:`WorkflowService` are what REST (``/v1/agents``,
+``/v1/workflows``) and gRPC (``llmspell.v1.Agents``) call. A request builds fresh
+agent objects from the stored definitions, so any replica can serve any request; with
+a ``session_id`` the agent's conversation memory is kept in the state store under
+scope ``session:<id>``, key ``agent:<name>:history``, and survives across requests and
+replicas. API keys of definitions are stored but never returned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..core.context import ExecutionContext
+from ..core.errors import LLMSpellError, NotFound, ValidationError
+from ..events.abc import RunEvent
+
+if TYPE_CHECKING:
+    from ..core.abc import BaseAgent, Workflow
+    from ..core.config import Settings
+    from ..storage.abc import Store
+    from ..storage.records import DefinitionRecord
+    from ..tools.registry import ToolRegistry
+
+__all__ = ["AgentService", "WorkflowService", "definition_services"]
+
+_MAX_DEPTH = 8
+
+
+def _iso(record: DefinitionRecord) -> dict[str, Any]:
+    return {
+        "version": record.version,
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+    }
+
+
+def _page_limit(limit: int) -> int:
+    if limit < 1 or limit > 1000:
+        raise ValidationError("limit must be between 1 and 1000", details={"field": "limit"})
+    return limit
+
+
+class AgentService:
+    """Create, list, get, delete and execute the daemon's stored agents.
+
+    Args:
+        store: where definitions (and session memories) live.
+        settings: model resolution, prices, limits and sandbox policy for executions.
+        tools: the tool registry agents call (default: the built-in tools).
+    """
+
+    def __init__(self, store: Store, settings: Settings, *, tools: ToolRegistry | None = None) -> None:
+        self._store = store
+        self._settings = settings
+        self._tools = tools
+
+    @property
+    def tools(self) -> ToolRegistry:
+        """The tool registry (the process's built-in tools unless given)."""
+        if self._tools is None:
+            from ..tools.registry import default_registry
+
+            self._tools = default_registry()
+        return self._tools
+
+    def context(self, session_id: str | None = None) -> ExecutionContext:
+        """A fresh execution context with the daemon's limits and sandbox policy."""
+        return ExecutionContext(
+            limits=self._settings.limits.to_limits(),
+            policy=self._settings.sandbox.to_policy(),
+            session_id=session_id,
+        )
+
+    # ------------------------------------------------------------------ definitions
+
+    def view(self, record: DefinitionRecord) -> dict[str, Any]:
+        """The REST/gRPC shape of a stored agent (no API key: ``has_api_key`` instead)."""
+        from ..agents.definition import public_definition
+
+        return {**public_definition(record.definition), **_iso(record)}
+
+    async def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Store an agent definition (a new version when the name exists).
+
+        Raises:
+            ValidationError: a malformed field, an unknown tool or an unknown member agent.
+        """
+        from ..agents.definition import normalize_definition
+
+        definition = normalize_definition(body)
+        for index, tool in enumerate(definition.get("tools", ())):
+            try:
+                self.tools.get(tool)
+            except NotFound as exc:
+                raise ValidationError(
+                    f"tools[{index}]: no tool named {tool!r}; see GET /v1/tools", details={"field": "tools"}
+                ) from exc
+        for key in ("agents", "router"):
+            names = definition.get(key)
+            for member in [names] if isinstance(names, str) else names or ():
+                try:
+                    await self._store.agent_definitions.get(member)
+                except NotFound as exc:
+                    raise ValidationError(
+                        f"{key}: no stored agent named {member!r}; create it first", details={"field": key}
+                    ) from exc
+        record = await self._store.agent_definitions.put(
+            definition["name"], definition, definition.get("description", "")
+        )
+        return self.view(record)
+
+    async def get(self, name: str) -> dict[str, Any]:
+        """A stored agent. Raises NotFound."""
+        return self.view(await self._store.agent_definitions.get(name))
+
+    async def list(self, *, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        """``{items, next_cursor}`` ordered by name."""
+        records, next_cursor = await self._store.agent_definitions.list(_page_limit(limit), cursor)
+        return {"items": [self.view(record) for record in records], "next_cursor": next_cursor}
+
+    async def delete(self, name: str) -> None:
+        """Delete a stored agent. Raises NotFound."""
+        await self._store.agent_definitions.delete(name)
+
+    # ------------------------------------------------------------------ building
+
+    async def build(self, name: str, *, depth: int = 0) -> BaseAgent:
+        """A fresh agent object for the stored definition ``name`` (composites resolved).
+
+        Raises:
+            NotFound: no such agent (or member).
+            ValidationError: the composites nest deeper than 8 levels (a cycle).
+        """
+        from ..agents.composite import DelegateAgent, PipelineAgent
+        from ..agents.definition import config_from_definition
+        from ..agents.llm_agent import LLMAgent
+
+        if depth > _MAX_DEPTH:
+            raise ValidationError(
+                f"agent {name!r} nests composites more than {_MAX_DEPTH} deep (a cycle?)",
+                details={"agent": name},
+            )
+        definition = (await self._store.agent_definitions.get(name)).definition
+        kind = definition.get("type", "llm")
+        if kind == "llm":
+            return LLMAgent(config_from_definition(definition), tools=self.tools, settings=self._settings)
+        members = [await self.build(member, depth=depth + 1) for member in definition["agents"]]
+        if kind == "pipeline":
+            return PipelineAgent(name, members, description=definition.get("description", ""))
+        router = definition.get("router")
+        return DelegateAgent(
+            name,
+            members,
+            router=await self.build(router, depth=depth + 1) if router else None,
+            default=definition.get("default"),
+            description=definition.get("description", ""),
+        )
+
+    # ------------------------------------------------------------------ executing
+
+    def _memory_key(self, name: str) -> str:
+        return f"agent:{name}:history"
+
+    async def _recall(self, agent: BaseAgent, session_id: str | None) -> None:
+        from ..agents.llm_agent import LLMAgent
+
+        if session_id is None or not isinstance(agent, LLMAgent):
+            return
+        entry = await self._store.state.get(f"session:{session_id}", self._memory_key(agent.name))
+        if entry is not None and isinstance(entry.value, list):
+            agent.load_history(entry.value)
+
+    async def _remember(self, agent: BaseAgent, session_id: str | None) -> None:
+        import json
+
+        from ..agents.llm_agent import LLMAgent
+
+        if session_id is None or not isinstance(agent, LLMAgent):
+            return
+        history = [m for m in agent.history() if m.get("role") != "system"]
+        size = len(json.dumps(history, default=str).encode())
+        await self._store.state.put(f"session:{session_id}", self._memory_key(agent.name), history, size=size)
+
+    async def execute(self, name: str, input: Any, *, session_id: str | None = None) -> dict[str, Any]:
+        """Run the stored agent ``name`` on ``input`` (a string or ``{text, media, parameters}``).
+
+        Returns:
+            ``{text, tool_calls, usage, cost, model, finish_reason, metadata}``.
+
+        Raises:
+            NotFound: no such agent; ValidationError: bad input; ProviderError,
+            LimitExceeded, Timeout: the agent failed.
+        """
+        from ..workflows.host import to_agent_input
+
+        request = to_agent_input(_check_input(input))
+        agent = await self.build(name)
+        await self._recall(agent, session_id)
+        output = await agent.execute(request, self.context(session_id))
+        await self._remember(agent, session_id)
+        _count_usage(output.model or name, output.usage, output.cost)
+        return output.to_dict()
+
+    async def stream(
+        self, name: str, input: Any, *, session_id: str | None = None
+    ) -> AsyncIterator[RunEvent]:
+        """``token`` events (``{text}``) of the answer, then ``end`` with the whole output.
+
+        A failure after the stream began is an ``error`` event (``{code, message, details}``)
+        followed by ``end`` (``{status: "failed"}``); failures before it (unknown agent,
+        bad input) raise as :meth:`execute`.
+        """
+        from ..core.abc import Agent
+        from ..workflows.host import to_agent_input
+
+        request = to_agent_input(_check_input(input))
+        agent = await self.build(name)
+        await self._recall(agent, session_id)
+        stream_id = f"agent-{name}-{time.time_ns()}"
+        seq = 0
+
+        def event(kind: str, data: dict[str, Any]) -> RunEvent:
+            nonlocal seq
+            seq += 1
+            return RunEvent(run_id=stream_id, id=seq, event=kind, data=data)
+
+        ctx = self.context(session_id)
+        try:
+            if isinstance(agent, Agent):
+                async for delta in agent.stream(request, ctx):
+                    if delta:
+                        yield event("token", {"text": delta})
+                output = getattr(agent, "last_output", None)
+            else:
+                output = await agent.execute(request, ctx)
+                yield event("token", {"text": output.text})
+            await self._remember(agent, session_id)
+        except LLMSpellError as exc:
+            yield event("error", exc.to_dict())
+            yield event("end", {"status": "failed"})
+            return
+        result = output.to_dict() if output is not None else {}
+        if output is not None:
+            _count_usage(output.model or name, output.usage, output.cost)
+        yield event("end", {"status": "succeeded", "output": result})
+
+
+def _check_input(value: Any) -> Any:
+    if value is None:
+        raise ValidationError(
+            "input is required: a string or {text, media, parameters}", details={"field": "input"}
+        )
+    return value
+
+
+def _count_usage(model: str, usage: Any, cost: float | None) -> None:
+    from ..core import metrics
+
+    metrics.LLM_TOKENS.labels(model=model, kind="prompt").inc(usage.prompt_tokens)
+    metrics.LLM_TOKENS.labels(model=model, kind="completion").inc(usage.completion_tokens)
+    if cost is not None:
+        metrics.LLM_COST.labels(model=model).inc(cost)
+
+
+class WorkflowService:
+    """Create, list, get, delete and execute the daemon's stored workflows.
+
+    Definitions are the table form of the script API as JSON. Steps reference tools by
+    name, stored agents by name (``{"agent": "researcher"}``), and stored workflows by
+    name (``{"workflow": "other"}``).
+
+    Args:
+        store: where definitions live.
+        agents: builds the stored agents steps refer to.
+    """
+
+    def __init__(self, store: Store, agents: AgentService) -> None:
+        self._store = store
+        self._agents = agents
+
+    def view(self, record: DefinitionRecord) -> dict[str, Any]:
+        """``{name, type, description, definition, version, created_at, updated_at}``."""
+        return {
+            "name": record.name,
+            "type": record.definition.get("type"),
+            "description": record.description,
+            "definition": record.definition,
+            **_iso(record),
+        }
+
+    async def create(self, name: Any, definition: Any, description: str | None = None) -> dict[str, Any]:
+        """Check and store a workflow definition (a new version when the name exists).
+
+        Raises:
+            ValidationError: a malformed definition (``details.field`` names where).
+        """
+        from ..workflows.definition import workflow_from_definition
+
+        if not isinstance(name, str) or not name.strip() or "/" in name:
+            raise ValidationError("name must be a non-empty string without '/'", details={"field": "name"})
+        if not isinstance(definition, Mapping):
+            raise ValidationError(
+                "definition must be a workflow object {type, steps, ...}", details={"field": "definition"}
+            )
+        stored = {**definition, "name": definition.get("name") or name}
+        try:
+            workflow_from_definition(stored)
+        except ValidationError as exc:
+            field = exc.details.get("field")
+            raise ValidationError(
+                f"definition: {exc.message}", details={**exc.details, "field": f"definition.{field}"}
+            ) from exc
+        text = description if description is not None else str(definition.get("description") or "")
+        return self.view(await self._store.workflow_definitions.put(name, stored, text))
+
+    async def get(self, name: str) -> dict[str, Any]:
+        """A stored workflow. Raises NotFound."""
+        return self.view(await self._store.workflow_definitions.get(name))
+
+    async def list(self, *, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        """``{items, next_cursor}`` ordered by name."""
+        records, next_cursor = await self._store.workflow_definitions.list(_page_limit(limit), cursor)
+        return {"items": [self.view(record) for record in records], "next_cursor": next_cursor}
+
+    async def delete(self, name: str) -> None:
+        """Delete a stored workflow. Raises NotFound."""
+        await self._store.workflow_definitions.delete(name)
+
+    async def _collect(
+        self,
+        definition: Any,
+        agents: dict[str, BaseAgent],
+        workflows: dict[str, Workflow],
+        depth: int,
+    ) -> None:
+        """Build every stored agent and workflow that ``definition`` names, recursively."""
+        from ..workflows.definition import workflow_from_definition
+
+        if isinstance(definition, list):
+            for item in definition:
+                await self._collect(item, agents, workflows, depth)
+            return
+        if not isinstance(definition, dict):
+            return
+        agent = definition.get("agent")
+        if isinstance(agent, str) and agent not in agents:
+            agents[agent] = await self._agents.build(agent)
+        nested = definition.get("workflow")
+        if isinstance(nested, str) and nested not in workflows:
+            if depth > _MAX_DEPTH:
+                raise ValidationError(
+                    f"workflow {nested!r} nests stored workflows more than {_MAX_DEPTH} deep (a cycle?)"
+                )
+            stored = (await self._store.workflow_definitions.get(nested)).definition
+            workflows[nested] = workflow_from_definition(stored)
+            await self._collect(stored, agents, workflows, depth + 1)
+        for key, value in definition.items():
+            if key not in ("input", "params") and isinstance(value, dict | list):
+                await self._collect(value, agents, workflows, depth)
+
+    async def execute(self, name: str, input: Any = None) -> dict[str, Any]:
+        """Run the stored workflow ``name``.
+
+        Returns:
+            ``{success, output, outputs, errors, duration_ms, execution_id}``.
+
+        Raises:
+            NotFound: no such workflow, or a stored agent/workflow it names.
+        """
+        from ..workflows.definition import workflow_from_definition
+        from ..workflows.host import LocalHost
+
+        definition = (await self._store.workflow_definitions.get(name)).definition
+        agents: dict[str, BaseAgent] = {}
+        workflows: dict[str, Workflow] = {}
+        await self._collect(definition, agents, workflows, 0)
+        workflow = workflow_from_definition(definition)
+        host = LocalHost(
+            tools=self._agents.tools, agents=agents, workflows=workflows, settings=self._agents._settings
+        )
+        return await workflow.execute(input, self._agents.context(), host=host)
+
+
+def definition_services(control: object) -> tuple[AgentService, WorkflowService]:
+    """The agent and workflow services of a control plane (its ``agents``/``workflows``).
+
+    Raises:
+        ConfigError: the control plane has none (it is not a daemon with a store).
+    """
+    from ..core.errors import ConfigError
+
+    agents, workflows = getattr(control, "agents", None), getattr(control, "workflows", None)
+    if not isinstance(agents, AgentService) or not isinstance(workflows, WorkflowService):
+        raise ConfigError("this server has no agent/workflow services (it needs a daemon with a store)")
+    return agents, workflows
