@@ -68,9 +68,14 @@ async def bench_overhead() -> list[tuple[str, float]]:
     tool_steps = {"type": "sequential", "steps": [{"name": f"s{i}", "tool": "noop"} for i in range(STEPS)]}
     templated = {
         "type": "sequential",
-        "steps": [{"name": f"s{i}", "tool": "noop", "input": {"x": "{{workflow.name}}"}} for i in range(STEPS)],
+        "steps": [
+            {"name": f"s{i}", "tool": "noop", "input": {"x": "{{workflow.name}}"}} for i in range(STEPS)
+        ],
     }
-    fn_steps = {"type": "sequential", "steps": [{"name": f"s{i}", "fn": lambda ctx: None} for i in range(STEPS)]}
+    fn_steps = {
+        "type": "sequential",
+        "steps": [{"name": f"s{i}", "fn": lambda ctx: None} for i in range(STEPS)],
+    }
     invoke_us = best_us(direct, STEPS)
     with_tools = best_us(await timed(tool_steps, quiet), STEPS)
     with_events = best_us(await timed(tool_steps, noisy), STEPS)

@@ -420,7 +420,7 @@ def test_cron_scheduler_tool_against_a_server(daemon: Daemon) -> None:
     assert json.loads(done.stdout)["result"] == {"found": True, "enabled": False}, done.stdout + done.stderr
     alone = subprocess.run(
         [LLMSPELL, "exec", 'return Tool.execute("cron-scheduler", {operation = "list"})'],
-        capture_output=True, text=True, timeout=60, env={k: v for k, v in daemon.cli_env().items() if k != "LLMSPELL_SERVER"},
+        capture_output=True, text=True, timeout=60, env={k: v for k, v in daemon.cli_env().items() if k != "LLMSPELL_SERVER_URL"},
     )
     assert alone.returncode == 2 and "CONFIG_ERROR" in alone.stderr and "server" in alone.stderr
     invalid = subprocess.run(

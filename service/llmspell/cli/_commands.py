@@ -17,6 +17,10 @@ _GROUPS: list[str] = [
     "service_cmd",
     "providers_cmd",
     "tool_cmd",
+    "state_cmd",
+    "session_cmd",
+    "backup_cmd",
+    "gc_cmd",
 ]
 
 

@@ -1,7 +1,7 @@
 """A small REST client for the CLI commands that talk to a running daemon.
 
-Server URL: ``--server`` or ``LLMSPELL_SERVER`` (default ``http://127.0.0.1:8080``); API
-key: ``--api-key`` or ``LLMSPELL_API_KEY``. Problem responses become ``LLMSpellError``s.
+Server URL: ``--server`` or ``LLMSPELL_SERVER_URL`` (default ``http://127.0.0.1:8080``); API
+key: ``--api-key`` or ``LLMSPELL_SERVER_KEY``. Problem responses become ``LLMSpellError``s.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ class DaemonClient:
     """Synchronous client of the daemon's REST API."""
 
     def __init__(self, server: str | None = None, api_key: str | None = None, timeout: float = 30.0) -> None:
-        self.server = (server or os.environ.get("LLMSPELL_SERVER") or DEFAULT_SERVER).rstrip("/")
-        key = api_key or os.environ.get("LLMSPELL_API_KEY")
+        self.server = (server or os.environ.get("LLMSPELL_SERVER_URL") or DEFAULT_SERVER).rstrip("/")
+        key = api_key or os.environ.get("LLMSPELL_SERVER_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
 

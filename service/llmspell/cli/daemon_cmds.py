@@ -16,9 +16,9 @@ from .client import DaemonClient
 __all__ = ["register"]
 
 ServerOpt = typer.Option(
-    None, "--server", help="Daemon URL (env LLMSPELL_SERVER; default http://127.0.0.1:8080)."
+    None, "--server", help="Daemon URL (env LLMSPELL_SERVER_URL; default http://127.0.0.1:8080)."
 )
-KeyOpt = typer.Option(None, "--api-key", help="API key (env LLMSPELL_API_KEY).")
+KeyOpt = typer.Option(None, "--api-key", help="API key (env LLMSPELL_SERVER_KEY).")
 OutputOpt = typer.Option("text", "--output", help="text or json.")
 
 runs_app = typer.Typer(help="Runs on a daemon: list, get, cancel, logs.", no_args_is_help=True)

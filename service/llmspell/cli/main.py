@@ -19,9 +19,16 @@ def main(argv: list[str] | None = None) -> None:
         from .run_cmd import main_run
 
         raise SystemExit(main_run(args))
+    from ..core.errors import LLMSpellError
     from .app import app
 
-    app(args=args, prog_name="llmspell")
+    try:
+        app(args=args, prog_name="llmspell")
+    except LLMSpellError as exc:
+        # Commands print their own errors; this catches what one let escape.
+        from ._common import fail
+
+        fail(exc)
 
 
 if __name__ == "__main__":

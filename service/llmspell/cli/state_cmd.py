@@ -57,7 +57,9 @@ def register(app: typer.Typer) -> None:
         """Print an entry (value, version, schema version, expiry) as JSON."""
         from ..state.manager import entry_view
 
-        _, record = run_storage(database_url, lambda url: with_persistence(url, lambda p: p.state.get_entry(scope, key)))
+        _, record = run_storage(
+            database_url, lambda url: with_persistence(url, lambda p: p.state.get_entry(scope, key))
+        )
         if record is None:
             fail(f"NOT_FOUND: no state key {key!r} in scope {scope!r}", 1)
         _echo_json(entry_view(record))
@@ -67,7 +69,9 @@ def register(app: typer.Typer) -> None:
         scope: Annotated[str, typer.Argument()],
         key: Annotated[str, typer.Argument()],
         value: Annotated[str, typer.Argument(help="a JSON value")],
-        expected_version: Annotated[int | None, typer.Option(help="write only at this version (0: absent)")] = None,
+        expected_version: Annotated[
+            int | None, typer.Option(help="write only at this version (0: absent)")
+        ] = None,
         ttl: Annotated[float | None, typer.Option(help="expire after this many seconds")] = None,
         database_url: DatabaseUrlOption = None,
     ) -> None:
@@ -91,7 +95,9 @@ def register(app: typer.Typer) -> None:
         database_url: DatabaseUrlOption = None,
     ) -> None:
         """List the keys of a scope."""
-        _, keys = run_storage(database_url, lambda url: with_persistence(url, lambda p: p.state.list_keys(scope, prefix)))
+        _, keys = run_storage(
+            database_url, lambda url: with_persistence(url, lambda p: p.state.list_keys(scope, prefix))
+        )
         for key in keys:
             typer.echo(key)
 
@@ -102,14 +108,18 @@ def register(app: typer.Typer) -> None:
         database_url: DatabaseUrlOption = None,
     ) -> None:
         """Delete a key."""
-        _, deleted = run_storage(database_url, lambda url: with_persistence(url, lambda p: p.state.delete(scope, key)))
+        _, deleted = run_storage(
+            database_url, lambda url: with_persistence(url, lambda p: p.state.delete(scope, key))
+        )
         if not deleted:
             fail(f"NOT_FOUND: no state key {key!r} in scope {scope!r}", 1)
         typer.echo(f"deleted {scope}/{key}")
 
     @state.command("migrate")
     def migrate(
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="report what would change, write nothing")] = False,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="report what would change, write nothing")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
         database_url: DatabaseUrlOption = None,
     ) -> None:
@@ -118,7 +128,9 @@ def register(app: typer.Typer) -> None:
 
         _, report = run_storage(
             database_url,
-            lambda url: with_persistence(url, lambda p: migrate_store(p.store, p.state.migrations, dry_run=dry_run)),
+            lambda url: with_persistence(
+                url, lambda p: migrate_store(p.store, p.state.migrations, dry_run=dry_run)
+            ),
         )
         if as_json:
             _echo_json(report.to_dict())

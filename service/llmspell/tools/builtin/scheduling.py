@@ -2,7 +2,7 @@
 
 Inside ``llmspell serve`` the tool manages the schedules of the daemon the script runs in
 (the run's ``ctx.services["schedules"]``); anywhere else it talks to the daemon at
-``server`` (or ``LLMSPELL_SERVER``) over REST, with ``api_key`` (or ``LLMSPELL_API_KEY``).
+``server`` (or ``LLMSPELL_SERVER_URL``) over REST, with ``api_key`` (or ``LLMSPELL_SERVER_KEY``).
 """
 
 from __future__ import annotations
@@ -124,13 +124,13 @@ class CronSchedulerTool(BaseTool):
             if local is not None:
                 service: ScheduleService = local
                 return service
-            server = os.environ.get("LLMSPELL_SERVER")
+            server = os.environ.get("LLMSPELL_SERVER_URL")
         if not server:
             raise ConfigError(
                 "cron-scheduler is not running inside a daemon: pass server='http://host:8080' "
-                "or set LLMSPELL_SERVER"
+                "or set LLMSPELL_SERVER_URL"
             )
-        api_key = params.get("api_key") or os.environ.get("LLMSPELL_API_KEY")
+        api_key = params.get("api_key") or os.environ.get("LLMSPELL_SERVER_KEY")
         return RemoteSchedules(str(server), api_key, float(params.get("timeout_s", 30)))
 
     async def invoke(self, params: dict[str, Any], ctx: ExecutionContext) -> Any:

@@ -1,0 +1,86 @@
+"""Stored workflows over REST against a real daemon: tool steps, stored agents, nesting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fakes.daemon import Daemon, start_daemon
+from fakes.llm_server import FakeLLMServer
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    running = start_daemon(Path(tmp_path_factory.mktemp("workflows")))
+    yield running
+    assert running.stop() == 0, running.log()
+
+
+@pytest.fixture
+def http(daemon: Daemon) -> Iterator[httpx.Client]:
+    with daemon.client() as client:
+        yield client
+
+
+CALC: dict[str, Any] = {
+    "type": "sequential",
+    "steps": [
+        {"name": "add", "tool": "calculator", "input": {"input": "{{input}}"}},
+        {"name": "double", "tool": "calculator", "input": {"input": "{{steps.add.output.result.value}} * 2"}},
+    ],
+}
+
+
+def test_create_list_get_execute_delete(http: httpx.Client) -> None:
+    created = http.post("/v1/workflows", json={"name": "calc", "definition": CALC})
+    assert created.status_code == 201, created.text
+    assert created.json()["type"] == "sequential" and created.json()["version"] == 1
+    assert "calc" in [item["name"] for item in http.get("/v1/workflows").json()["items"]]
+    assert http.get("/v1/workflows/calc").json()["definition"]["steps"][0]["tool"] == "calculator"
+    result = http.post("/v1/workflows/calc/execute", json={"input": "1 + 2"}).json()
+    assert result["success"] is True, result
+    assert result["output"]["result"]["value"] == 6
+    assert set(result) >= {"success", "output", "outputs", "errors", "duration_ms", "execution_id"}
+    assert http.delete("/v1/workflows/calc").status_code == 204
+    assert http.post("/v1/workflows/calc/execute", json={}).status_code == 404
+
+
+def test_bad_definition_names_the_field(http: httpx.Client) -> None:
+    bad = {"type": "sequential", "steps": [{"name": "x", "tool": "calculator", "colour": 1}]}
+    response = http.post("/v1/workflows", json={"name": "bad", "definition": bad})
+    assert response.status_code == 400 and response.json()["code"] == "VALIDATION"
+    assert "colour" in response.json()["detail"]
+    unknown_type = http.post("/v1/workflows", json={"name": "bad", "definition": {"type": "spiral"}})
+    assert unknown_type.status_code == 400 and "type" in unknown_type.json()["detail"]
+
+
+def test_steps_use_stored_agents_and_stored_workflows(http: httpx.Client, fake_llm: FakeLLMServer) -> None:
+    agent = {"name": "echoer", "model": "openai/fake", "base_url": fake_llm.base_url, "api_key": "sk-test"}
+    http.post("/v1/agents", json=agent).raise_for_status()
+    http.post("/v1/workflows", json={"name": "inner", "definition": CALC}).raise_for_status()
+    outer = {
+        "type": "sequential",
+        "steps": [
+            {"name": "calc", "workflow": "inner", "input": "{{input}}"},
+            {"name": "talk", "agent": "echoer", "input": "total {{steps.calc.output.result.value}}"},
+        ],
+    }
+    http.post("/v1/workflows", json={"name": "outer", "definition": outer}).raise_for_status()
+    result = http.post("/v1/workflows/outer/execute", json={"input": "2 + 3"}).json()
+    assert result["success"] is True, result
+    assert result["output"]["text"] == "Echo: total 10"
+
+
+def test_parallel_agent_steps_are_concurrent(http: httpx.Client, fake_llm: FakeLLMServer) -> None:
+    agent = {"name": "slow", "model": "openai/fake", "base_url": fake_llm.base_url, "api_key": "sk-test"}
+    http.post("/v1/agents", json=agent).raise_for_status()
+    steps = [{"name": f"a{i}", "agent": "slow", "input": f"q{i}"} for i in range(4)]
+    http.post("/v1/workflows", json={"name": "fan", "definition": {"type": "parallel", "steps": steps}})
+    fake_llm.set_latency(200)
+    result = http.post("/v1/workflows/fan/execute", json={}).json()
+    assert result["success"] is True, result
+    assert sorted(result["outputs"]) == ["a0", "a1", "a2", "a3"]
+    assert result["duration_ms"] < 600
