@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 # Reinstall only when pyproject.toml changed since the last install.
 STAMP := $(VENV)/.llmspell-installed
 PYTEST_ARGS ?=
+SERVE_ARGS ?=
 PROTO_OUT := service/llmspell/server/grpc/gen
 
 .PHONY: help venv run serve services lint test bench proto clean
@@ -25,9 +26,9 @@ $(STAMP): pyproject.toml
 run: venv ## Run examples/hello.lua
 	$(BIN)/llmspell run examples/hello.lua
 
-serve: venv ## Upgrade the database, then run the daemon
+serve: venv ## Upgrade the database, then run the daemon (extra flags: SERVE_ARGS="--port 9000")
 	$(BIN)/llmspell db upgrade
-	$(BIN)/llmspell serve
+	exec $(BIN)/llmspell serve $(SERVE_ARGS)
 
 services: ## Make sure PostgreSQL and Redis are up (installs them if missing)
 	@bash scripts/ensure-services.sh

@@ -5,9 +5,22 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .abc import RunEvent, RunEventHub
+from .abc import EventBus, Overflow, RunEvent, RunEventHub, Subscription, UniversalEvent
+from .bus import open_event_bus, process_bus, publish_event, set_process_bus
 
-__all__ = ["RunEvent", "RunEventHub", "open_run_hub"]
+__all__ = [
+    "EventBus",
+    "Overflow",
+    "RunEvent",
+    "RunEventHub",
+    "Subscription",
+    "UniversalEvent",
+    "open_event_bus",
+    "open_run_hub",
+    "process_bus",
+    "publish_event",
+    "set_process_bus",
+]
 
 _HUBS = {
     "memory": "llmspell.events.memory:MemoryRunEventHub",

@@ -178,11 +178,9 @@ class RedisEventBus(EventBus):
                                 approximate=True,
                             )
                         await pipe.execute()
+                _count_published(len(batch))
             except Exception:
                 log.warning("publishing %d events to Redis failed; they are lost", len(batch), exc_info=True)
-        from ..core.metrics import EVENTS_PUBLISHED
-
-        EVENTS_PUBLISHED.labels(backend="redis").inc(0)
 
     async def flush(self) -> None:
         state = self._state()
@@ -292,3 +290,9 @@ class RedisEventBus(EventBus):
             if state.flusher is not None:
                 await asyncio.gather(state.flusher, return_exceptions=True)
             await state.client.aclose()
+
+
+def _count_published(count: int) -> None:
+    from ..core.metrics import EVENTS_PUBLISHED
+
+    EVENTS_PUBLISHED.labels(backend="redis").inc(count)

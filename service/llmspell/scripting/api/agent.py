@@ -1,6 +1,9 @@
 """``Agent``: build LLM agents from scripts, run them, stream them, use them as tools.
 
-Agents created by a run are known to that run by name (``Agent.get/list/discover``).
+Agents created by a run are kept in the run's :class:`~llmspell.agents.AgentRegistry`
+(``Agent.list/get/discover/delete``). Agent objects have the lifecycle methods
+(``initialize/start/pause/resume/stop/terminate/recover``), and ``Agent.pipeline{...}`` /
+``Agent.delegate{...}`` compose agents into one.
 """
 
 from __future__ import annotations
@@ -8,15 +11,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...core.abc import Tool
+from ...core.abc import Agent, BaseAgent, Tool
 from ...core.context import ExecutionContext
-from ...core.errors import ValidationError
+from ...core.errors import NotFound, ValidationError
 from ...core.types import AgentInput, MediaContent
-from .surface import ApiNamespace, ApiObject, ScriptEnv
+from .surface import ApiNamespace, ApiObject, ScriptEnv, ScriptFunction
 from .tool import toolbox
 
 if TYPE_CHECKING:
-    from ...agents.llm_agent import LLMAgent
+    from ...agents.registry import AgentRegistry
 
 __all__ = ["AgentBuilder", "ScriptAgent", "agent_input", "build"]
 
@@ -70,6 +73,29 @@ def _agents(env: ScriptEnv) -> dict[str, ScriptAgent]:
     return agents
 
 
+def _registry(env: ScriptEnv) -> AgentRegistry:
+    def create() -> AgentRegistry:
+        from ...agents.registry import AgentRegistry
+
+        return AgentRegistry(tools=toolbox(env), settings=env.settings())
+
+    registry: AgentRegistry = env.service("agent_registry", create)
+    return registry
+
+
+def _adopt(env: ScriptEnv, ctx: ExecutionContext, agent: BaseAgent, capabilities: Any = None) -> ScriptAgent:
+    """Register ``agent`` in the run (replacing a namesake) and wrap it for the script."""
+    if isinstance(capabilities, dict) and not capabilities:
+        capabilities = []
+    if capabilities is not None and (
+        not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities)
+    ):
+        raise ValidationError("capabilities must be a list of strings", details={"field": "capabilities"})
+    _registry(env).register(agent, capabilities=capabilities or (), replace=True)
+    wrapped = _agents(env)[agent.name] = ScriptAgent(env, ctx, agent)
+    return wrapped
+
+
 class _AgentTool(Tool):
     """An agent exposed as a tool taking ``{input}``."""
 
@@ -84,7 +110,7 @@ class _AgentTool(Tool):
             "additionalProperties": False,
         }
         self.name = name
-        self.description = f"Ask the agent {agent.agent.config.name!r}"
+        self.description = f"Ask the agent {agent.name()!r}"
         self._agent = agent
 
     async def invoke(self, params: dict[str, Any], ctx: ExecutionContext) -> Any:
@@ -106,15 +132,57 @@ class ScriptAgent(ApiObject):
         "state": "state",
         "as_tool": "as_tool",
         "name": "name",
+        "info": "info",
+        "capabilities": "capabilities",
+        "initialize": "initialize",
+        "start": "start",
+        "pause": "pause",
+        "resume": "resume",
+        "stop": "stop",
+        "terminate": "terminate",
+        "recover": "recover",
     }
 
-    def __init__(self, env: ScriptEnv, ctx: ExecutionContext, agent: LLMAgent) -> None:
+    def __init__(self, env: ScriptEnv, ctx: ExecutionContext, agent: BaseAgent) -> None:
         self._env = env
         self._ctx = ctx
         self.agent = agent
 
     def name(self) -> str:
-        return self.agent.config.name
+        return self.agent.name
+
+    def info(self) -> dict[str, Any]:
+        return _registry(self._env).info(self.name()) if self.name() in _registry(self._env) else {}
+
+    def capabilities(self) -> list[str]:
+        return _registry(self._env).capabilities(self.name())
+
+    def _transition(self, action: str) -> str:
+        method = getattr(self.agent, action, None)
+        if not callable(method):
+            raise ValidationError(f"agent {self.name()!r} has no lifecycle ({action} is not available)")
+        return str(method())
+
+    def initialize(self) -> str:
+        return self._transition("initialize")
+
+    def start(self) -> str:
+        return self._transition("start")
+
+    def pause(self) -> str:
+        return self._transition("pause")
+
+    def resume(self) -> str:
+        return self._transition("resume")
+
+    def stop(self) -> str:
+        return self._transition("stop")
+
+    def terminate(self) -> str:
+        return self._transition("terminate")
+
+    def recover(self) -> str:
+        return self._transition("recover")
 
     async def execute(self, value: Any) -> dict[str, Any]:
         request = agent_input(value)
@@ -125,23 +193,29 @@ class ScriptAgent(ApiObject):
             self._env.event("agent", {"name": self.name(), "status": "failed", "error": str(exc)})
             raise
         self._env.add_usage(output.usage, output.cost)
-        _count_usage(output.model or self.agent.config.model, output.usage, output.cost)
+        _count_usage(output.model or self.name(), output.usage, output.cost)
         self._env.event(
             "agent", {"name": self.name(), "status": "completed", "usage": output.usage.to_dict()}
         )
         return output.to_dict()
 
     def stream(self, value: Any) -> AsyncIterator[str]:
-        return self.agent.stream(agent_input(value), self._ctx)
+        if isinstance(self.agent, Agent):
+            return self.agent.stream(agent_input(value), self._ctx)
+        return self._whole(value)
+
+    async def _whole(self, value: Any) -> AsyncIterator[str]:
+        yield (await self.execute(value))["text"]
 
     def history(self) -> list[dict[str, Any]]:
-        return self.agent.history()
+        return self.agent.history() if isinstance(self.agent, Agent) else []
 
     def reset(self) -> None:
-        self.agent.reset()
+        if isinstance(self.agent, Agent):
+            self.agent.reset()
 
     def state(self) -> str:
-        return self.agent.state
+        return str(getattr(self.agent, "state", "ready"))
 
     def as_tool(self, name: str | None = None) -> dict[str, Any]:
         tool = _AgentTool(self, name or f"agent-{self.name()}")
@@ -153,6 +227,9 @@ def create_agent(env: ScriptEnv, ctx: ExecutionContext, spec: dict[str, Any]) ->
     """Build a :class:`ScriptAgent` from a script table of agent fields."""
     from ...agents.llm_agent import AgentConfig, LLMAgent
 
+    spec = dict(spec)
+    capabilities = spec.pop("capabilities", None)
+    spec.pop("description", None)
     fields: dict[str, Any] = {}
     for key, value in spec.items():
         target = _FIELDS.get(key)
@@ -175,9 +252,56 @@ def create_agent(env: ScriptEnv, ctx: ExecutionContext, spec: dict[str, Any]) ->
             )
         fields["model"] = settings.model
     config = AgentConfig(**fields)
-    agent = ScriptAgent(env, ctx, LLMAgent(config, tools=toolbox(env), settings=env.settings()))
-    _agents(env)[config.name] = agent
-    return agent
+    return _adopt(env, ctx, LLMAgent(config, tools=toolbox(env), settings=env.settings()), capabilities)
+
+
+def _member(env: ScriptEnv, value: Any, field: str) -> BaseAgent:
+    if isinstance(value, ScriptAgent):
+        return value.agent
+    if isinstance(value, str):
+        found = _registry(env).find(value)
+        if found is None:
+            raise NotFound.named("agent", value)
+        return found
+    raise ValidationError(f"{field} must be an agent or an agent name", details={"field": field})
+
+
+def create_composite(env: ScriptEnv, ctx: ExecutionContext, kind: str, spec: Any) -> ScriptAgent:
+    """``Agent.pipeline{name=, agents={...}}`` / ``Agent.delegate{name=, agents=, router=, default=}``."""
+    from ...agents.composite import DelegateAgent, PipelineAgent
+
+    if not isinstance(spec, dict):
+        raise ValidationError(f"Agent.{kind} expects a table {{name=, agents={{...}}}}")
+    allowed = {"name", "agents", "description", "capabilities"} | (
+        {"router", "default"} if kind == "delegate" else set()
+    )
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ValidationError(f"unknown {kind} field {unknown[0]!r}", details={"field": unknown[0]})
+    members_spec = spec.get("agents")
+    if not isinstance(members_spec, list):
+        raise ValidationError(f"{kind} needs agents={{agent, ...}}", details={"field": "agents"})
+    members = [_member(env, item, f"agents[{i}]") for i, item in enumerate(members_spec, 1)]
+    name = spec.get("name") or f"{kind}-{len(_registry(env)) + 1}"
+    description = str(spec.get("description") or "")
+    agent: BaseAgent
+    if kind == "pipeline":
+        agent = PipelineAgent(name, members, description=description)
+    else:
+        router = spec.get("router")
+        if isinstance(router, ScriptFunction):
+            function = router
+
+            async def route(request: AgentInput) -> str:
+                return str(await function({"text": request.text, "parameters": request.parameters}))
+
+            router = route
+        elif router is not None:
+            router = _member(env, router, "router")
+        agent = DelegateAgent(
+            name, members, router=router, default=spec.get("default"), description=description
+        )
+    return _adopt(env, ctx, agent, spec.get("capabilities"))
 
 
 class AgentBuilder(ApiObject):
@@ -212,30 +336,38 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
             raise ValidationError("Agent.create expects a table {name=, model=, ...}")
         return create_agent(env, ctx, spec)
 
-    def describe(agent: ScriptAgent) -> dict[str, Any]:
-        config = agent.agent.config
-        return {
-            "name": config.name,
-            "model": config.model,
-            "tools": list(config.tools),
-            "state": agent.state(),
-        }
-
     def list_agents() -> list[dict[str, Any]]:
-        return [describe(agent) for agent in _agents(env).values()]
+        registry = _registry(env)
+        return [registry.info(agent.name) for agent in registry.list()]
 
     def discover(capability: str | None = None) -> list[dict[str, Any]]:
-        found = []
-        for agent in _agents(env).values():
-            info = describe(agent)
-            if capability is None or capability in info["tools"] or capability in agent.agent.capabilities():
-                found.append(info)
-        return found
+        registry = _registry(env)
+        return [registry.info(agent.name) for agent in registry.discover(capability)]
+
+    def get(name: Any) -> ScriptAgent | None:
+        agent = _registry(env).find(str(name))
+        if agent is None:
+            return None
+        wrapped = _agents(env).get(agent.name)
+        if wrapped is None or wrapped.agent is not agent:
+            wrapped = _agents(env)[agent.name] = ScriptAgent(env, ctx, agent)
+        return wrapped
+
+    def delete(name: Any) -> bool:
+        registry = _registry(env)
+        if str(name) not in registry:
+            return False
+        registry.delete(str(name))
+        _agents(env).pop(str(name), None)
+        return True
 
     ns = ApiNamespace(name="Agent")
     ns.add(lambda: AgentBuilder(env, ctx), "builder")
     ns.add(create, "create", "new")
     ns.add(list_agents, "list")
-    ns.add(lambda name: _agents(env).get(str(name)), "get")
+    ns.add(get, "get")
     ns.add(discover, "discover")
+    ns.add(delete, "delete", "remove")
+    ns.add(lambda spec: create_composite(env, ctx, "pipeline", spec), "pipeline")
+    ns.add(lambda spec: create_composite(env, ctx, "delegate", spec), "delegate")
     return [ns]

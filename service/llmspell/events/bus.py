@@ -1,0 +1,76 @@
+"""Opening the event bus by URL, and the process's bus.
+
+``memory://`` (or no URL) is the in-process bus; ``redis://`` / ``rediss://`` the Redis
+Streams bus that spans processes and replicas. The process bus (:func:`process_bus`)
+follows ``LLMSPELL_REDIS_URL``: scripts of different runs share it, and so do the
+replicas when Redis is configured.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any
+
+from ..core.errors import ConfigError
+from .abc import EventBus
+
+__all__ = ["open_event_bus", "process_bus", "publish_event", "set_process_bus"]
+
+_BUSES = {
+    "memory": "llmspell.events.bus_memory:MemoryEventBus",
+    "redis": "llmspell.events.bus_redis:RedisEventBus",
+    "rediss": "llmspell.events.bus_redis:RedisEventBus",
+}
+
+
+def open_event_bus(url: str | None, **options: Any) -> EventBus:
+    """The bus for ``url`` (None or ``memory://`` = in-process).
+
+    Raises:
+        ConfigError: an unsupported URL scheme.
+    """
+    scheme = (url or "memory://").partition("://")[0]
+    target = _BUSES.get(scheme)
+    if target is None:
+        raise ConfigError(f"unsupported event bus URL scheme {scheme!r}; use redis:// or memory://")
+    module, _, name = target.partition(":")
+    bus_class = getattr(importlib.import_module(module), name)
+    if scheme == "memory":
+        return bus_class(**options)  # type: ignore[no-any-return]
+    return bus_class(url, **options)  # type: ignore[no-any-return]
+
+
+_PROCESS: EventBus | None = None
+_LOCK = threading.Lock()
+
+
+def process_bus(redis_url: str | None = None) -> EventBus:
+    """The process-wide bus, created on first use (Redis when ``redis_url`` is given)."""
+    global _PROCESS
+    if _PROCESS is None:
+        with _LOCK:
+            if _PROCESS is None:
+                _PROCESS = open_event_bus(redis_url)
+    return _PROCESS
+
+
+def set_process_bus(bus: EventBus | None) -> None:
+    """Replace the process bus (the daemon installs its own; tests reset it)."""
+    global _PROCESS
+    with _LOCK:
+        _PROCESS = bus
+
+
+async def publish_event(ctx: Any, event_type: str, data: Any, source: str) -> None:
+    """Publish a component event (``tool.started``...) on the run's bus, when it has one
+    and someone may listen. Bus failures never fail the component."""
+    bus = ctx.services.get("event_bus")
+    if bus is None or not bus.live:
+        return
+    try:
+        await bus.publish(event_type, data, correlation_id=ctx.correlation_id, source=source)
+    except Exception:
+        import logging
+
+        logging.getLogger("llmspell.events").debug("dropping component event %s", event_type, exc_info=True)
