@@ -12,7 +12,10 @@ from fakes.daemon import LLMSPELL, start_daemon
 def test_refuses_public_bind_without_keys(tmp_path: Path) -> None:
     done = subprocess.run(
         [LLMSPELL, "serve", "--host", "0.0.0.0", "--port", "0", "--grpc-port", "0"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "LLMSPELL_DATA_DIR": str(tmp_path / "data")},
     )
     assert done.returncode == 2

@@ -413,18 +413,34 @@ def test_cron_scheduler_tool_against_a_server(daemon: Daemon) -> None:
         http.post("/v1/scripts", json={"name": "noop", "code": "return 1"})
     server = f', server = "{daemon.url}"'
     done = subprocess.run(
-        [LLMSPELL, "exec", CRON_SCRIPT % (server, server, server, server), "--output", "json", "--",
-         "--name", f"remote-{time.monotonic_ns()}"],
-        capture_output=True, text=True, timeout=60, env=daemon.cli_env(),
+        [
+            LLMSPELL,
+            "exec",
+            CRON_SCRIPT % (server, server, server, server),
+            "--output",
+            "json",
+            "--",
+            "--name",
+            f"remote-{time.monotonic_ns()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=daemon.cli_env(),
     )
     assert json.loads(done.stdout)["result"] == {"found": True, "enabled": False}, done.stdout + done.stderr
     alone = subprocess.run(
         [LLMSPELL, "exec", 'return Tool.execute("cron-scheduler", {operation = "list"})'],
-        capture_output=True, text=True, timeout=60, env={k: v for k, v in daemon.cli_env().items() if k != "LLMSPELL_SERVER_URL"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in daemon.cli_env().items() if k != "LLMSPELL_SERVER_URL"},
     )
     assert alone.returncode == 2 and "CONFIG_ERROR" in alone.stderr and "server" in alone.stderr
     invalid = subprocess.run(
         [LLMSPELL, "exec", 'return Tool.execute("cron-scheduler", {operation = "explode"})'],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert invalid.returncode == 1 and "VALIDATION" in invalid.stderr

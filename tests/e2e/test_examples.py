@@ -17,7 +17,11 @@ def run_example(name: str, *args: str, env: dict[str, str] | None = None) -> dic
     base = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
     done = subprocess.run(
         [LLMSPELL, "run", f"examples/{name}", "--output", "json", *args],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**base, **(env or {})},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     body: dict[str, Any] = json.loads(done.stdout)
@@ -41,7 +45,11 @@ def test_tools() -> None:
 
 
 def test_agent_against_the_fake_llm_server(fake_llm: Any) -> None:
-    env = {"LLMSPELL_MODEL": "openai/fake-model", "LLMSPELL_BASE_URL": fake_llm.base_url, "OPENAI_API_KEY": "sk-test"}
+    env = {
+        "LLMSPELL_MODEL": "openai/fake-model",
+        "LLMSPELL_BASE_URL": fake_llm.base_url,
+        "OPENAI_API_KEY": "sk-test",
+    }
     body = run_example("agent.lua", env=env)
     assert body["result"]["tool_calls"] == 1
     assert "42" in body["result"]["text"]

@@ -32,7 +32,11 @@ def blocks(language: str) -> list[str]:
 def commands(body: str) -> list[str]:
     """Shell lines of a block, continuation lines joined, comments dropped."""
     joined = body.replace("\\\n", " ")
-    return [line.split("  #")[0].strip() for line in joined.splitlines() if line.strip() and not line.startswith("#")]
+    return [
+        line.split("  #")[0].strip()
+        for line in joined.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -49,14 +53,20 @@ def test_readme_has_the_expected_blocks() -> None:
 
 def test_shell_examples_without_a_daemon() -> None:
     for line in commands(blocks("sh")[1]):
-        done = subprocess.run(shlex.split(line), capture_output=True, text=True, timeout=60, cwd=ROOT, env=clean_env())
+        done = subprocess.run(
+            shlex.split(line), capture_output=True, text=True, timeout=60, cwd=ROOT, env=clean_env()
+        )
         assert done.returncode == 0, f"{line}: {done.stderr}"
 
 
 def test_lua_examples() -> None:
     for body in blocks("lua"):
         done = subprocess.run(
-            ["llmspell", "exec", body, "--output", "json"], capture_output=True, text=True, timeout=60, cwd=ROOT,
+            ["llmspell", "exec", body, "--output", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
             env=clean_env(),
         )
         assert done.returncode == 0, done.stderr
@@ -65,7 +75,9 @@ def test_lua_examples() -> None:
 
 def test_python_examples() -> None:
     for body in blocks("python"):
-        done = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True, timeout=60, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, "-c", body], capture_output=True, text=True, timeout=60, cwd=ROOT
+        )
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip().startswith("succeeded hi from Lua 5.4")
 
@@ -75,7 +87,11 @@ def test_make_serve_and_the_daemon_examples(tmp_path: Path) -> None:
     env = clean_env(LLMSPELL_DATA_DIR=str(tmp_path / "data"), LLMSPELL_SERVER_URL=f"http://127.0.0.1:{port}")
     serve = subprocess.Popen(
         ["make", "-s", "serve", f"SERVE_ARGS=--port {port} --grpc-port 0"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -90,7 +106,9 @@ def test_make_serve_and_the_daemon_examples(tmp_path: Path) -> None:
             time.sleep(0.1)
         for line in commands(blocks("sh")[2]):
             line = line.replace("localhost:8080", f"127.0.0.1:{port}")
-            done = subprocess.run(shlex.split(line), capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+            done = subprocess.run(
+                shlex.split(line), capture_output=True, text=True, timeout=60, cwd=ROOT, env=env
+            )
             assert done.returncode == 0, f"{line}: {done.stdout} {done.stderr}"
             if line.startswith("curl"):
                 assert '"status":"succeeded"' in done.stdout and '"result":2' in done.stdout

@@ -36,6 +36,10 @@ def test_missed_fires_catch_up_once_inside_the_window(tmp_path: Path, window: fl
             caught_up = [r for r in runs if r["metadata"].get("catch_up")]
             assert len(caught_up) == expected, [(r["fire_time"], r["metadata"]) for r in runs]
             for run in caught_up:
-                assert stopped_at < datetime.fromisoformat(run["fire_time"]) < restarted_at + timedelta(seconds=30)
+                assert (
+                    stopped_at
+                    < datetime.fromisoformat(run["fire_time"])
+                    < restarted_at + timedelta(seconds=30)
+                )
     finally:
         again.stop()

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
-
 from llmspell.runtime.batching import Coalescer
 
 

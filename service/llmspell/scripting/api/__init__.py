@@ -25,8 +25,18 @@ __all__ = [
 ]
 
 _BUILDERS = (
-    "args", "json_api", "debug", "config_api", "provider", "tool", "agent", "workflow", "state", "session",
-    "hook", "event",
+    "args",
+    "json_api",
+    "debug",
+    "config_api",
+    "provider",
+    "tool",
+    "agent",
+    "workflow",
+    "state",
+    "session",
+    "hook",
+    "event",
 )
 
 

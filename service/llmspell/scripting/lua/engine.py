@@ -269,6 +269,7 @@ class LuaRun:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         token = self.ctx.cancel_token
+
         def wake() -> None:
             if task is not None:
                 loop.call_soon_threadsafe(task.cancel)

@@ -15,8 +15,8 @@ from ..abc import RunRepository
 from ..records import RUN_STATUSES, TERMINAL_RUN_STATUSES, RunFinish, RunRecord, RunSpec, RunStatus
 from ._db import Database, new_id, utcnow
 from ._dialect import Dialect
-from ._pages import check_limit, decode_time_cursor, encode_cursor
 from ._events import event_rows
+from ._pages import check_limit, decode_time_cursor, encode_cursor
 from ._tables import run_events, runs
 
 __all__ = ["SQLRunRepository", "insert_run", "run_record"]
