@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 from _common import (
+    ROOT,
     closed_loop,
     env_without_llmspell,
     free_port,
@@ -87,11 +88,173 @@ def bench_wait(tmp: Path) -> None:
     )
 
 
+def start_fake_llm(latency_ms: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "fakes" / "llm_server.py"),
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            httpx.get(f"{url}/models", timeout=0.5)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("fake LLM server did not start")
+
+
+AGENT_SCRIPT = 'local a = Agent.create{name = "a"} return a:execute("hello").text'
+
+
+async def _concurrent_in_process(base_url: str, n: int) -> float:
+    from llmspell.core.config import load_settings
+    from llmspell.core.context import ExecutionContext, Limits
+    from llmspell.runtime.pool import RuntimePool
+    from llmspell.runtime.runner import execute_script
+
+    settings = load_settings(model="openai/fake", base_url=base_url, api_key="sk-test")
+    async with RuntimePool() as pool:
+
+        async def one() -> None:
+            outcome = await pool.run(
+                lambda: execute_script(
+                    AGENT_SCRIPT,
+                    ctx=ExecutionContext(limits=Limits(timeout_s=30)),
+                    settings_loader=lambda: settings,
+                )
+            )
+            if outcome.error is not None:
+                raise SystemExit(str(outcome.error))
+
+        await asyncio.gather(*(one() for _ in range(20)))  # warm connections
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(n)))
+        return time.perf_counter() - started
+
+
+async def _submit_and_wait(urls: list[str], body: dict, n: int, clients: int = 32) -> tuple[float, float]:
+    """Submit n background runs round-robin over urls; returns (submit s, all-done s)."""
+    started = time.perf_counter()
+    ids: list[str] = []
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=clients)) as http:
+        queue = list(range(n))
+
+        async def submitter() -> None:
+            while queue:
+                i = queue.pop()
+                response = await http.post(f"{urls[i % len(urls)]}/v1/runs", json=body)
+                response.raise_for_status()
+                ids.append(response.json()["id"])
+
+        await asyncio.gather(*(submitter() for _ in range(clients)))
+        submitted = time.perf_counter() - started
+        remaining = set(ids)
+        while remaining:
+            page = (
+                await http.get(f"{urls[0]}/v1/runs", params={"limit": 1000, "status": "succeeded"})
+            ).json()
+            cursor = page["next_cursor"]
+            done = {r["id"] for r in page["items"]}
+            while cursor and remaining - done:
+                page = (
+                    await http.get(
+                        f"{urls[0]}/v1/runs", params={"limit": 1000, "status": "succeeded", "cursor": cursor}
+                    )
+                ).json()
+                done |= {r["id"] for r in page["items"]}
+                cursor = page["next_cursor"]
+            failed = (await http.get(f"{urls[0]}/v1/runs", params={"limit": 5, "status": "failed"})).json()[
+                "items"
+            ]
+            if failed:
+                raise SystemExit(f"a run failed: {failed[0]['error']}")
+            remaining -= done
+            if remaining:
+                await asyncio.sleep(0.05)
+        return submitted, time.perf_counter() - started
+
+
+def bench_concurrent_llm(tmp: Path, n: int = 1000) -> None:
+    fake, base_url = start_fake_llm(500)
+    try:
+        in_process = asyncio.run(_concurrent_in_process(base_url, n))
+        env = {"LLMSPELL_MODEL": "openai/fake", "LLMSPELL_BASE_URL": base_url, "OPENAI_API_KEY": "sk-test"}
+        process, url, _ = start_daemon(tmp / "llm", env=env)
+        try:
+            asyncio.run(_submit_and_wait([url], {"script": {"code": AGENT_SCRIPT}}, 20))
+            submitted, done = asyncio.run(_submit_and_wait([url], {"script": {"code": AGENT_SCRIPT}}, n))
+        finally:
+            stop(process)
+    finally:
+        stop(fake)  # type: ignore[arg-type]
+    table(
+        f"{n} concurrent runs, each awaiting a 500 ms fake-LLM call",
+        ["path", "all done (s)", "target"],
+        [
+            ["runtime pool, in process", in_process, "<= 2 s"],
+            [f"daemon: POST /v1/runs x{n} (submitted in {submitted:.2f} s)", done, "<= 2 s"],
+        ],
+    )
+
+
+def bench_postgres_replicas(tmp: Path, n: int = 3000) -> None:
+    import asyncpg  # noqa: F401  (present with the postgres extra)
+
+    name = f"llmspell_bench_{int(time.time())}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+    async def create_db(sql: str) -> None:
+        import asyncpg as pg
+
+        connection = await pg.connect(admin)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(create_db(f"CREATE DATABASE {name}"))
+    except Exception as exc:
+        print(f"\n(skipped Postgres replicas: {exc})")
+        return
+    database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    env = {"LLMSPELL_DATABASE_URL": database_url, "LLMSPELL_REDIS_URL": "redis://127.0.0.1:6379/14"}
+    replicas = [start_daemon(tmp / f"pg-{i}", env=env) for i in range(2)]
+    try:
+        urls = [url for _, url, _ in replicas]
+        asyncio.run(_submit_and_wait(urls, {"script": {"code": "return 1"}}, 100))
+        submitted, done = asyncio.run(_submit_and_wait(urls, {"script": {"code": "return 1"}}, n))
+    finally:
+        for process, _, _ in replicas:
+            stop(process)
+        asyncio.run(create_db(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    table(
+        f"Background runs on Postgres + Redis, 2 replicas, {n} runs",
+        ["measure", "value", "target"],
+        [
+            ["submitted (runs/s)", n / submitted, ""],
+            ["end to end: submit + execute + stored (runs/s)", n / done, ">= 500/s"],
+        ],
+    )
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         bench_startup(tmp)
         bench_wait(tmp)
+        bench_concurrent_llm(tmp)
+        bench_postgres_replicas(tmp)
 
 
 if __name__ == "__main__":

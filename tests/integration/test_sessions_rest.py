@@ -143,8 +143,11 @@ class _PeakRss:
         return (self.peak - self.start) / 1e6
 
 
+_BLOCK = os.urandom(1 << 20)
+
+
 def _chunks(total: int, size: int = 1 << 20) -> Iterator[bytes]:
-    block = os.urandom(size)
+    block = _BLOCK
     sent = 0
     while sent < total:
         piece = block[: min(size, total - sent)]

@@ -421,3 +421,24 @@ async def test_agent_objects_and_workflow_objects_are_not_json(fake_llm: FakeLLM
         fake_llm,
     )
     assert outcome.result == {"ok": False, "code": "VALIDATION", "wf": "<Workflow>", "value": value}
+
+
+async def test_parallel_lua_function_steps_interleave(fake_llm: FakeLLMServer) -> None:
+    fake_llm.set_latency(200)
+    outcome = await run(
+        """
+        local steps = {}
+        for i = 1, 4 do
+          local agent = Agent.create{name="fn-agent-" .. i, model="openai/fake", base_url="$BASE_URL", api_key="sk-test"}
+          steps[i] = {name="f" .. i, fn=function(ctx)
+            local text = agent:execute("call " .. i).text
+            return text .. " via " .. ctx.step
+          end}
+        end
+        local r = Workflow.parallel{name="fns", steps=steps}:execute()
+        return {ms=r.duration_ms, out=r.output}
+        """,
+        fake_llm,
+    )
+    assert outcome.result["out"] == {f"f{i}": f"Echo: call {i} via f{i}" for i in range(1, 5)}
+    assert outcome.result["ms"] < 600, outcome.result["ms"]

@@ -111,8 +111,8 @@ class Lifecycle:
 
     def pause(self) -> AgentState:
         """``running -> paused``; in-flight requests hold before their next model call."""
-        self._paused_from = "running" if self._base == "running" else "ready"
         self._check("pause")
+        self._paused_from = "running" if self._base == "running" else "ready"
         self._base = "paused"
         if self._resumed is not None:
             self._resumed.clear()

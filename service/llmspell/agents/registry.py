@@ -10,7 +10,7 @@ declared when the agent was registered.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core.abc import BaseAgent
@@ -25,8 +25,13 @@ if TYPE_CHECKING:
 __all__ = ["AgentRegistry", "agent_info", "capabilities_of"]
 
 
-def capabilities_of(agent: BaseAgent, declared: Iterable[str] = ()) -> list[str]:
-    """The capabilities :meth:`AgentRegistry.discover` matches for ``agent`` (sorted, unique)."""
+def capabilities_of(
+    agent: BaseAgent, declared: Iterable[str] = (), lookup: Callable[[str], Iterable[str]] | None = None
+) -> list[str]:
+    """The capabilities :meth:`AgentRegistry.discover` matches for ``agent`` (sorted, unique).
+
+    ``lookup(name)`` gives the declared capabilities of a composite's members.
+    """
     found = set(declared)
     if isinstance(agent, LLMAgent):
         found.update(agent.capabilities())
@@ -34,11 +39,13 @@ def capabilities_of(agent: BaseAgent, declared: Iterable[str] = ()) -> list[str]
     elif isinstance(agent, CompositeAgent):
         found.add(agent.kind)
         for member in agent.members.values():
-            found.update(capabilities_of(member))
+            found.update(capabilities_of(member, lookup(member.name) if lookup else (), lookup))
     return sorted(found)
 
 
-def agent_info(agent: BaseAgent, declared: Iterable[str] = ()) -> dict[str, Any]:
+def agent_info(
+    agent: BaseAgent, declared: Iterable[str] = (), lookup: Callable[[str], Iterable[str]] | None = None
+) -> dict[str, Any]:
     """``{name, type, model, tools, state, capabilities[, agents]}`` of a live agent."""
     info: dict[str, Any] = {"name": agent.name, "type": "custom", "model": None, "tools": []}
     if isinstance(agent, LLMAgent):
@@ -46,7 +53,7 @@ def agent_info(agent: BaseAgent, declared: Iterable[str] = ()) -> dict[str, Any]
     elif isinstance(agent, CompositeAgent):
         info.update(type=agent.kind, agents=list(agent.members))
     info["state"] = getattr(agent, "state", "ready")
-    info["capabilities"] = capabilities_of(agent, declared)
+    info["capabilities"] = capabilities_of(agent, declared, lookup)
     return info
 
 
@@ -113,6 +120,9 @@ class AgentRegistry:
         self.register(agent, capabilities=capabilities, replace=True)
         return agent
 
+    def _declared_of(self, name: str) -> tuple[str, ...]:
+        return self._declared.get(name, ())
+
     def get(self, name: str) -> BaseAgent:
         """The agent called ``name``. Raises NotFound."""
         agent = self._agents.get(name)
@@ -130,11 +140,11 @@ class AgentRegistry:
 
     def info(self, name: str) -> dict[str, Any]:
         """:func:`agent_info` of the agent called ``name``. Raises NotFound."""
-        return agent_info(self.get(name), self._declared.get(name, ()))
+        return agent_info(self.get(name), self._declared_of(name), self._declared_of)
 
     def capabilities(self, name: str) -> builtins.list[str]:
         """The capabilities of the agent called ``name``. Raises NotFound."""
-        return capabilities_of(self.get(name), self._declared.get(name, ()))
+        return capabilities_of(self.get(name), self._declared_of(name), self._declared_of)
 
     def discover(self, capability: str | None = None) -> builtins.list[BaseAgent]:
         """Agents having ``capability`` (every agent when None), in registration order."""
@@ -143,7 +153,7 @@ class AgentRegistry:
         return [
             agent
             for name, agent in self._agents.items()
-            if capability in capabilities_of(agent, self._declared.get(name, ()))
+            if capability in capabilities_of(agent, self._declared_of(name), self._declared_of)
         ]
 
     def delete(self, name: str) -> BaseAgent:

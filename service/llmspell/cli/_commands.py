@@ -21,6 +21,8 @@ _GROUPS: list[str] = [
     "session_cmd",
     "backup_cmd",
     "gc_cmd",
+    "agent_cmd",
+    "workflow_cmd",
 ]
 
 

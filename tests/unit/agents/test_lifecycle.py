@@ -22,8 +22,7 @@ def test_transitions_follow_the_table() -> None:
     assert life.pause() == "paused"
     assert life.resume() == "running"
     assert life.stop() == "ready"
-    life.begin()
-    life.end(0, failed=True)
+    life.end(life.begin(), failed=True)
     assert life.state == "error"
     assert life.recover() == "ready"
     assert life.terminate() == "terminated"
@@ -101,11 +100,6 @@ async def test_stop_cancels_a_paused_request() -> None:
     assert life.state == "ready"
 
 
-@pytest.fixture
-def settings(fake_llm: FakeLLMServer) -> Settings:
-    return Settings()
-
-
 def make(fake_llm: FakeLLMServer, **fields: object) -> LLMAgent:
     config = AgentConfig(
         name="life", model="openai/fake", base_url=fake_llm.base_url, api_key="sk-test", **fields
@@ -130,50 +124,49 @@ async def test_llm_agent_lifecycle(fake_llm: FakeLLMServer) -> None:
         agent.recover()
 
 
-async def test_llm_agent_pause_mid_request_then_resume(fake_llm: FakeLLMServer) -> None:
+class _Tools:
+    def get(self, name: str) -> object:
+        from llmspell.tools.registry import default_registry
+
+        return default_registry().get(name)
+
+    async def invoke_envelope(
+        self, name: str, params: dict[str, object], ctx: ExecutionContext
+    ) -> dict[str, object]:
+        return {"success": True, "result": 2}
+
+
+async def _paused_after_first_answer(fake_llm: FakeLLMServer) -> tuple[LLMAgent, asyncio.Future[object]]:
+    """An agent paused while its request waits between the tool round and the second model call."""
     fake_llm.push_tool_calls([{"name": "calculator", "arguments": {"input": "1+1"}}])
     fake_llm.set_latency(150)
-
-    class Tools:
-        def get(self, name: str) -> object:
-            from llmspell.tools.registry import default_registry
-
-            return default_registry().get(name)
-
-        async def invoke_envelope(
-            self, name: str, params: dict[str, object], ctx: ExecutionContext
-        ) -> dict[str, object]:
-            return {"success": True, "result": 2}
-
-    agent = LLMAgent(
-        AgentConfig(
-            name="p", model="openai/fake", base_url=fake_llm.base_url, api_key="k", tools=("calculator",)
-        ),
-        tools=Tools(),  # type: ignore[arg-type]
-        settings=Settings(),
+    config = AgentConfig(
+        name="p", model="openai/fake", base_url=fake_llm.base_url, api_key="k", tools=("calculator",)
     )
+    agent = LLMAgent(config, tools=_Tools(), settings=Settings())  # type: ignore[arg-type]
     task = asyncio.ensure_future(agent.execute(AgentInput(text="go"), ExecutionContext()))
     await asyncio.sleep(0.05)
     assert agent.state == "running"
     agent.pause()
     deadline = time.monotonic() + 3
-    while len(fake_llm.requests) < 1 and time.monotonic() < deadline:
+    while not fake_llm.requests and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.3)  # the first answer is in; the second call must not start while paused
     assert len(fake_llm.requests) == 1 and not task.done()
+    return agent, task
+
+
+async def test_llm_agent_pause_mid_request_then_resume(fake_llm: FakeLLMServer) -> None:
+    agent, task = await _paused_after_first_answer(fake_llm)
     agent.resume()
     output = await asyncio.wait_for(task, 3)
-    assert len(fake_llm.requests) == 2 and output.tool_calls[0].result == 2
+    assert len(fake_llm.requests) == 2 and output.tool_calls[0].result == 2  # type: ignore[attr-defined]
+    assert agent.state == "ready"
 
 
 async def test_llm_agent_stop_mid_request_cancels_it(fake_llm: FakeLLMServer) -> None:
-    fake_llm.push_tool_calls([{"name": "calculator", "arguments": {"input": "1+1"}}])
-    agent = make(fake_llm)
-    agent.initialize()
-    agent.start()
-    agent.pause()
-    with pytest.raises(ValidationError):
-        await agent.execute(AgentInput(text="x"), ExecutionContext())
-    agent.resume()
+    agent, task = await _paused_after_first_answer(fake_llm)
     agent.stop()
-    assert agent.state == "ready"
+    with pytest.raises(Cancelled, match="'p' was stopped"):
+        await asyncio.wait_for(task, 3)
+    assert agent.state == "ready" and len(fake_llm.requests) == 1

@@ -28,6 +28,10 @@ class Dialect(ABC):
         """An INSERT that supports ``on_conflict_do_nothing(index_elements=...)``."""
 
     @abstractmethod
+    def lock_rows(self, query: Select[Any]) -> Select[Any]:
+        """``query`` locking the rows it reads until the transaction ends (``FOR UPDATE``)."""
+
+    @abstractmethod
     def lock_queued(self, query: Select[Any]) -> Select[Any]:
         """``query`` selecting queued runs to claim, made safe against concurrent claimers."""
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...core.errors import NotFound, ValidationError
@@ -42,18 +42,8 @@ def _check_spec(spec: RunSpec) -> None:
         raise ValidationError("idempotency key must be 1 to 255 characters")
 
 
-async def insert_run(
-    conn: AsyncConnection,
-    dialect: Dialect,
-    spec: RunSpec,
-    *,
-    worker_id: str | None = None,
-    lease_s: float = 30.0,
-) -> RunRecord:
-    """Insert a queued run inside the caller's transaction (or find its idempotent twin);
-    with ``worker_id``, insert it already claimed by that worker."""
+def _run_values(spec: RunSpec, now: datetime, worker_id: str | None, lease_s: float) -> dict[str, Any]:
     _check_spec(spec)
-    now = utcnow()
     values: dict[str, Any] = {
         "id": new_id(),
         "status": "queued",
@@ -73,6 +63,9 @@ async def insert_run(
         "attempts": 0,
         "max_attempts": spec.max_attempts,
         "cancel_requested": False,
+        "worker_id": None,
+        "started_at": None,
+        "lease_expires_at": None,
     }
     if worker_id is not None:
         values.update(
@@ -82,6 +75,20 @@ async def insert_run(
             started_at=now,
             lease_expires_at=now + timedelta(seconds=lease_s),
         )
+    return values
+
+
+async def insert_run(
+    conn: AsyncConnection,
+    dialect: Dialect,
+    spec: RunSpec,
+    *,
+    worker_id: str | None = None,
+    lease_s: float = 30.0,
+) -> RunRecord:
+    """Insert a queued run inside the caller's transaction (or find its idempotent twin);
+    with ``worker_id``, insert it already claimed by that worker."""
+    values = _run_values(spec, utcnow(), worker_id, lease_s)
     statement = dialect.insert(runs).values(values)
     if spec.idempotency_key is not None:
         # Losers of a concurrent race wait for the winner's commit, insert nothing, then read it.
@@ -117,11 +124,22 @@ class SQLRunRepository(RunRepository):
     async def create_many(
         self, specs: Sequence[RunSpec], *, worker_id: str | None = None, lease_s: float = 30.0
     ) -> builtins.list[RunRecord]:
+        now = utcnow()
+        plain = [i for i, spec in enumerate(specs) if spec.idempotency_key is None]
+        rows = [_run_values(specs[i], now, worker_id, lease_s) for i in plain]
+        records: dict[int, RunRecord] = {}
         async with self._db.write() as conn:
-            return [
-                await insert_run(conn, self._db.dialect, spec, worker_id=worker_id, lease_s=lease_s)
-                for spec in specs
-            ]
+            if rows:
+                # One multi-row INSERT ... RETURNING for the whole batch.
+                statement = insert(runs).returning(*runs.c, sort_by_parameter_order=True)
+                inserted = (await conn.execute(statement, rows)).all()
+                records.update(zip(plain, (run_record(row) for row in inserted), strict=True))
+            for i, spec in enumerate(specs):
+                if i not in records:
+                    records[i] = await insert_run(
+                        conn, self._db.dialect, spec, worker_id=worker_id, lease_s=lease_s
+                    )
+        return [records[i] for i in range(len(specs))]
 
     async def get(self, run_id: str) -> RunRecord:
         async with self._db.read() as conn:
@@ -238,30 +256,45 @@ class SQLRunRepository(RunRepository):
                     f"a run finishes as one of {TERMINAL_RUN_STATUSES}, not {finish.status!r}"
                 )
         now = utcnow()
-        done: builtins.list[bool] = []
+        ids = [finish.run_id for finish in finishes]
+        owned = select(runs.c.id, runs.c.worker_id).where(runs.c.id.in_(ids), _RUNNING)
+        owned = self._db.dialect.lock_rows(owned)
         async with self._db.write() as conn:
-            for finish in finishes:
+            holders = {row.id: row.worker_id for row in (await conn.execute(owned)).all()}
+            done = [holders.get(finish.run_id) == finish.worker_id for finish in finishes]
+            updates = [
+                {
+                    "b_id": finish.run_id,
+                    "b_status": finish.status,
+                    "b_result": finish.result,
+                    "b_stdout": finish.stdout,
+                    "b_error": finish.error,
+                    "b_usage": finish.usage,
+                    "b_duration_ms": finish.duration_ms,
+                }
+                for finish, ok in zip(finishes, done, strict=True)
+                if ok
+            ]
+            if updates:
                 statement = (
                     update(runs)
-                    .where(runs.c.id == finish.run_id, runs.c.worker_id == finish.worker_id, _RUNNING)
+                    .where(runs.c.id == bindparam("b_id"))
                     .values(
-                        status=finish.status,
-                        result=finish.result,
-                        stdout=finish.stdout,
-                        error=finish.error,
-                        usage=finish.usage,
-                        duration_ms=finish.duration_ms,
+                        status=bindparam("b_status"),
+                        result=bindparam("b_result", type_=runs.c.result.type),
+                        stdout=bindparam("b_stdout"),
+                        error=bindparam("b_error", type_=runs.c.error.type),
+                        usage=bindparam("b_usage", type_=runs.c.usage.type),
+                        duration_ms=bindparam("b_duration_ms"),
                         finished_at=now,
                         lease_expires_at=None,
                     )
-                    .returning(runs.c.id)
                 )
-                finished = (await conn.execute(statement)).first() is not None
-                done.append(finished)
+                await conn.execute(statement, updates)
             rows = [
                 row
-                for finish, finished in zip(finishes, done, strict=True)
-                if finished
+                for finish, ok in zip(finishes, done, strict=True)
+                if ok
                 for row in event_rows(finish.run_id, finish.events)
             ]
             if rows:

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...core.errors import Conflict, LimitExceeded, ValidationError
 from ..abc import StateRepository
 from ..records import StateRecord, StateWrite
 from ._db import Database, utcnow
+from ._errors import map_db_errors
 from ._pages import check_limit, decode_cursor, encode_cursor
 from ._tables import state_entries
 
@@ -30,6 +31,18 @@ def _live(now: datetime) -> ColumnElement[bool]:
     return or_(_T.c.expires_at.is_(None), _T.c.expires_at > now)
 
 
+# Built once: the hot read path then only binds parameters.
+_GET = select(_T).where(
+    _T.c.scope == bindparam("scope"),
+    _T.c.key == bindparam("key"),
+    or_(_T.c.expires_at.is_(None), _T.c.expires_at > bindparam("now", type_=_T.c.expires_at.type)),
+)
+
+
+_FIELDS = ("value", "schema_version", "size", "expires_at", "updated_at")
+_INSERTED = ("scope", "key", "version", "created_at", *_FIELDS)
+
+
 def _check_names(scope: str, key: str) -> None:
     if not scope or len(scope) > 255:
         raise ValidationError("state scope must be 1 to 255 characters", details={"field": "scope"})
@@ -42,11 +55,28 @@ class SQLStateRepository(StateRepository):
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        insert = db.dialect.insert(_T)
+        changes = {name: insert.excluded[name] for name in _FIELDS}
+        # The unconditional upsert, built once and bound per write (the common case).
+        self._upsert = (
+            insert.values({name: bindparam(name, type_=_T.c[name].type) for name in _INSERTED})
+            .on_conflict_do_update(
+                index_elements=["scope", "key"], set_={**changes, "version": _T.c.version + 1}
+            )
+            .returning(*_T.c)
+        )
 
     async def get(self, scope: str, key: str) -> StateRecord | None:
-        query = select(_T).where(_T.c.scope == scope, _T.c.key == key, _live(utcnow()))
-        async with self._db.read() as conn:
-            row = (await conn.execute(query)).first()
+        params = {"scope": scope, "key": key, "now": utcnow()}
+        if self._db.dialect.name == "postgresql":
+            # One statement needs no transaction: skipping BEGIN/COMMIT saves two round trips.
+            with map_db_errors(self._db.masked_url):
+                async with self._db.engine.connect() as conn:
+                    auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    row = (await auto.execute(_GET, params)).first()
+        else:
+            async with self._db.read() as conn:
+                row = (await conn.execute(_GET, params)).first()
         return None if row is None else _record(row)
 
     async def put(
@@ -114,7 +144,10 @@ class SQLStateRepository(StateRepository):
             "updated_at": now,
         }
         expected = write.expected_version
-        if expected is not None and expected > 0:
+        if expected is None:
+            bound = {"scope": write.scope, "key": write.key, "version": 1, "created_at": now, **fields}
+            return _record((await conn.execute(self._upsert, bound)).one())
+        if expected > 0:
             statement: Any = (
                 update(_T)
                 .where(_T.c.scope == write.scope, _T.c.key == write.key)
@@ -125,16 +158,12 @@ class SQLStateRepository(StateRepository):
             insert = self._db.dialect.insert(_T).values(
                 scope=write.scope, key=write.key, version=1, created_at=now, **fields
             )
-            changes = {**fields, "version": _T.c.version + 1}
-            if expected is None:
-                statement = insert.on_conflict_do_update(index_elements=["scope", "key"], set_=changes)
-            else:
-                # expected 0: only an expired entry may be replaced.
-                statement = insert.on_conflict_do_update(
-                    index_elements=["scope", "key"],
-                    set_={**changes, "created_at": now},
-                    where=and_(_T.c.expires_at.is_not(None), _T.c.expires_at <= now),
-                )
+            # expected 0: only an expired entry may be replaced.
+            statement = insert.on_conflict_do_update(
+                index_elements=["scope", "key"],
+                set_={**fields, "version": _T.c.version + 1, "created_at": now},
+                where=and_(_T.c.expires_at.is_not(None), _T.c.expires_at <= now),
+            )
         row = (await conn.execute(statement.returning(*_T.c))).first()
         if row is None:
             raise await self._conflict(conn, write.scope, write.key, expected, now)

@@ -29,6 +29,9 @@ class PostgresDialect(Dialect):
     def insert(self, table: Table) -> Any:
         return pg_insert(table)
 
+    def lock_rows(self, query: Select[Any]) -> Select[Any]:
+        return query.with_for_update()
+
     def lock_queued(self, query: Select[Any]) -> Select[Any]:
         return query.with_for_update(skip_locked=True)
 

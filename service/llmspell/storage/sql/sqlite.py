@@ -77,6 +77,10 @@ class SQLiteDialect(Dialect):
         # Migrations run in a BEGIN IMMEDIATE transaction, which already excludes other writers.
         return None
 
+    def lock_rows(self, query: Select[Any]) -> Select[Any]:
+        # Writes run under BEGIN IMMEDIATE: no other writer can change the rows read.
+        return query
+
     def lock_queued(self, query: Select[Any]) -> Select[Any]:
         # Exclusive by construction: the claim runs under BEGIN IMMEDIATE.
         return query
