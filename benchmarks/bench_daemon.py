@@ -158,29 +158,17 @@ async def _submit_and_wait(urls: list[str], body: dict, n: int, clients: int = 3
 
         await asyncio.gather(*(submitter() for _ in range(clients)))
         submitted = time.perf_counter() - started
-        remaining = set(ids)
-        while remaining:
-            page = (
-                await http.get(f"{urls[0]}/v1/runs", params={"limit": 1000, "status": "succeeded"})
-            ).json()
-            cursor = page["next_cursor"]
-            done = {r["id"] for r in page["items"]}
-            while cursor and remaining - done:
-                page = (
-                    await http.get(
-                        f"{urls[0]}/v1/runs", params={"limit": 1000, "status": "succeeded", "cursor": cursor}
-                    )
-                ).json()
-                done |= {r["id"] for r in page["items"]}
-                cursor = page["next_cursor"]
-            failed = (await http.get(f"{urls[0]}/v1/runs", params={"limit": 5, "status": "failed"})).json()[
-                "items"
+        while True:
+            busy = [
+                (await http.get(f"{urls[0]}/v1/runs", params={"limit": 1, "status": status})).json()["items"]
+                for status in ("queued", "running")
             ]
-            if failed:
-                raise SystemExit(f"a run failed: {failed[0]['error']}")
-            remaining -= done
-            if remaining:
-                await asyncio.sleep(0.05)
+            if not any(busy):
+                break
+            await asyncio.sleep(0.02)
+        failed = (await http.get(f"{urls[0]}/v1/runs", params={"limit": 1, "status": "failed"})).json()["items"]
+        if failed:
+            raise SystemExit(f"a run failed: {failed[0]['error']}")
         return submitted, time.perf_counter() - started
 
 

@@ -69,6 +69,36 @@ class _TooLarge(Exception):
     pass
 
 
+class _Measure:
+    """Request latency per method, route template and status (pure ASGI: no per-request task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            from ..core import metrics
+
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics.HTTP_REQUEST_DURATION.labels(scope["method"], route, str(status)).observe(
+                time.perf_counter() - started
+            )
+
+
 async def _send_problem(send: Send, status: int, code: str, detail: str) -> None:
     import json
 
@@ -122,19 +152,6 @@ def create_app(control: ControlPlane, auth: Authenticator, *, max_body_bytes: in
         logging.getLogger("llmspell.server").exception("unhandled error on %s", request.url.path)
         return JSONResponse(problem(500, "INTERNAL", "internal error"), status_code=500, media_type=_PROBLEM)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Any) -> Response:
-        from ..core import metrics
-
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.HTTP_REQUEST_DURATION.labels(request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        return response
-
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:
         """The process is alive."""
@@ -157,5 +174,6 @@ def create_app(control: ControlPlane, auth: Authenticator, *, max_body_bytes: in
         app.include_router(module.router)
     app.include_router(agents.router)
     app.include_router(workflows.router)
+    app.add_middleware(_Measure)
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
     return app
