@@ -22,11 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import median, percentile, table  # noqa: E402
-
-from llmspell.core.config import StateConfig  # noqa: E402
-from llmspell.state import StateManager  # noqa: E402
-from llmspell.storage import migrate, open_store  # noqa: E402
+from _common import median, percentile, table
+from llmspell.core.config import StateConfig
+from llmspell.state import StateManager
+from llmspell.storage import migrate, open_store
 
 
 async def _timings(n: int, op: object) -> list[float]:

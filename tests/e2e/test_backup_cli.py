@@ -106,7 +106,7 @@ def test_session_replay_command_with_the_llm_server_stopped(tmp_path: Path) -> N
 
 async def _record(url: str, tmp_path: Path, base_url: str) -> Any:
     from llmspell.core.config import ProviderConfig, load_settings
-    from llmspell.sessions.replay import record_run
+    from llmspell.runtime.replay import record_run
     from llmspell.storage import open_store
 
     settings = load_settings(

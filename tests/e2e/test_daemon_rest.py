@@ -444,3 +444,26 @@ def test_cron_scheduler_tool_against_a_server(daemon: Daemon) -> None:
         timeout=60,
     )
     assert invalid.returncode == 1 and "VALIDATION" in invalid.stderr
+
+
+def test_runs_of_a_session_are_recorded_and_replayable(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        session = http.post("/v1/sessions", json={"name": f"s-{time.monotonic_ns()}"})
+        assert session.status_code in (200, 201), session.text
+        session_id = session.json()["id"]
+        code = (
+            'State.save("session", "n", 41) local r = Tool.execute("calculator", {input = "1 + 41"}) '
+            'print("sum", r.result.value) return State.load("session", "n") + 1'
+        )
+        body = http.post("/v1/runs/wait", json=run_body(code, session_id=session_id)).json()
+        assert body["status"] == "succeeded" and body["result"] == 42, body
+    replay = subprocess.run(
+        [LLMSPELL, "session", "replay", session_id, "--json"],
+        env=daemon.cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert replay.returncode == 0, replay.stderr
+    report = json.loads(replay.stdout)
+    assert report["identical"] is True and len(report["runs"]) == 1

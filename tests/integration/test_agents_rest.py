@@ -62,7 +62,9 @@ def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
 
 
 def test_create_get_list_delete_never_echo_the_key(http: httpx.Client, fake_llm: FakeLLMServer) -> None:
-    created = http.post("/v1/agents", json=agent_body(fake_llm, system_prompt="Be brief.", tools=["calculator"]))
+    created = http.post(
+        "/v1/agents", json=agent_body(fake_llm, system_prompt="Be brief.", tools=["calculator"])
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["name"] == "helper" and body["model"] == "openai/fake" and body["tools"] == ["calculator"]
@@ -136,7 +138,9 @@ def test_errors_are_problems(http: httpx.Client, fake_llm: FakeLLMServer) -> Non
     stream_missing = http.post("/v1/agents/ghost/execute/stream", json={"input": "x"})
     assert stream_missing.status_code == 404
     fake_llm.push_tool_calls([{"name": "calculator", "arguments": {"input": "1+1"}}] * 3)
-    http.post("/v1/agents", json=agent_body(fake_llm, tools=["calculator"], max_tool_calls=2)).raise_for_status()
+    http.post(
+        "/v1/agents", json=agent_body(fake_llm, tools=["calculator"], max_tool_calls=2)
+    ).raise_for_status()
     limited = http.post("/v1/agents/helper/execute", json={"input": "go"})
     assert limited.json()["code"] == "LIMIT_EXCEEDED"
 
@@ -144,7 +148,9 @@ def test_errors_are_problems(http: httpx.Client, fake_llm: FakeLLMServer) -> Non
 def test_pipeline_of_stored_agents(http: httpx.Client, fake_llm: FakeLLMServer) -> None:
     http.post("/v1/agents", json=agent_body(fake_llm, name="first")).raise_for_status()
     http.post("/v1/agents", json=agent_body(fake_llm, name="second")).raise_for_status()
-    created = http.post("/v1/agents", json={"name": "chain", "type": "pipeline", "agents": ["first", "second"]})
+    created = http.post(
+        "/v1/agents", json={"name": "chain", "type": "pipeline", "agents": ["first", "second"]}
+    )
     assert created.status_code == 201, created.text
     output = http.post("/v1/agents/chain/execute", json={"input": "hi"}).json()
     assert output["text"] == "Echo: Echo: hi"

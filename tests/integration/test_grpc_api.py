@@ -893,6 +893,7 @@ async def test_reflection_lists_the_services(env: Env) -> None:
         "llmspell.v1.Scripts",
         "llmspell.v1.Schedules",
         "llmspell.v1.Tools",
+        "llmspell.v1.Agents",
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     }

@@ -8,7 +8,7 @@ import pytest
 from fakes.llm_server import FakeLLMServer
 from llmspell.core.config import ProviderConfig, Settings, load_settings
 from llmspell.core.errors import NotFound
-from llmspell.sessions.replay import record_run, replay_session
+from llmspell.runtime.replay import record_run, replay_session
 from llmspell.storage import Store
 
 SCRIPT = """
@@ -31,7 +31,9 @@ def _settings(store_url: str, tmp_path: Path, server: FakeLLMServer) -> Settings
     return load_settings(
         database_url=store_url,
         data_dir=str(tmp_path),
-        providers={"fake": ProviderConfig(type="openai", base_url=server.base_url, api_key="sk", max_retries=0)},
+        providers={
+            "fake": ProviderConfig(type="openai", base_url=server.base_url, api_key="sk", max_retries=0)
+        },
     )
 
 
@@ -57,7 +59,9 @@ async def test_replay_with_the_llm_server_stopped(
     assert len(server.requests) == requests  # no provider call during the replay
 
 
-async def test_replay_reports_differences(store: Store, store_url: str, tmp_path: Path, server: FakeLLMServer) -> None:
+async def test_replay_reports_differences(
+    store: Store, store_url: str, tmp_path: Path, server: FakeLLMServer
+) -> None:
     settings = _settings(store_url, tmp_path, server)
     session = await store.sessions.create(name="changed")
     script = 'local a = Agent.create{model = "fake/fake-model"} return a:execute(ARGS[1] or "hello").text'

@@ -36,7 +36,9 @@ def test_state_rest_survives_restart(tmp_path: Path, backend: dict[str, str | No
         with first.client() as http:
             put = http.put("/v1/state/user:alice/prefs/theme", json={"value": {"dark": True}})
             assert put.status_code == 200 and put.json()["version"] == 1 and put.headers["etag"] == '"1"'
-            again = http.put("/v1/state/user:alice/prefs/theme", json={"value": 2}, headers={"If-Match": '"1"'})
+            again = http.put(
+                "/v1/state/user:alice/prefs/theme", json={"value": 2}, headers={"If-Match": '"1"'}
+            )
             assert again.json()["version"] == 2
             stale = http.put("/v1/state/user:alice/prefs/theme", json={"value": 3, "expected_version": 1})
             assert stale.status_code == 409 and stale.json()["code"] == "CONFLICT"
@@ -89,11 +91,16 @@ def test_sessions_and_artifacts_rest(tmp_path: Path, backend: dict[str, str | No
             assert raw.status_code == 201, raw.text
             art = raw.json()
             assert art["media_type"] == "image/png" and art["size"] == 10 and art["metadata"] == {"w": 2}
-            js = http.post(f"/v1/sessions/{sid}/artifacts", json={"name": "pic.png", "content_base64": "AAEC"})
+            js = http.post(
+                f"/v1/sessions/{sid}/artifacts", json={"name": "pic.png", "content_base64": "AAEC"}
+            )
             assert js.status_code == 201 and js.json()["version"] == 2
             down = http.get(f"/v1/sessions/{sid}/artifacts/{art['id']}")
             assert down.status_code == 200 and down.content == b"\x89PNG-bytes"
-            assert down.headers["content-type"] == "image/png" and down.headers["etag"] == f'"{art["content_hash"]}"'
+            assert (
+                down.headers["content-type"] == "image/png"
+                and down.headers["etag"] == f'"{art["content_hash"]}"'
+            )
             latest = http.get(f"/v1/sessions/{sid}/artifacts/pic.png")
             assert latest.content == b"\x00\x01\x02" and latest.headers["x-artifact-version"] == "2"
             assert len(http.get(f"/v1/sessions/{sid}/artifacts").json()["items"]) == 2
@@ -176,14 +183,17 @@ def test_200mb_artifact_streams_with_bounded_memory(tmp_path: Path) -> None:
             assert made.json()["size"] == total and made.json()["content_hash"] == expected.hexdigest()
             got = hashlib.sha256()
             received = 0
-            with _PeakRss(daemon.process.pid) as download_rss:
-                with http.stream("GET", f"/v1/sessions/{sid}/artifacts/big.bin") as response:
-                    assert response.status_code == 200
-                    assert int(response.headers["content-length"]) == total
-                    for chunk in response.iter_bytes():
-                        got.update(chunk)
-                        received += len(chunk)
+            with (
+                _PeakRss(daemon.process.pid) as download_rss,
+                http.stream("GET", f"/v1/sessions/{sid}/artifacts/big.bin") as response,
+            ):
+                assert response.status_code == 200
+                assert int(response.headers["content-length"]) == total
+                for chunk in response.iter_bytes():
+                    got.update(chunk)
+                    received += len(chunk)
             assert received == total and got.hexdigest() == expected.hexdigest()
+        print(f"RSS growth: upload {upload_rss.growth_mb:.1f} MB, download {download_rss.growth_mb:.1f} MB")
         assert upload_rss.growth_mb < 50, f"upload grew RSS by {upload_rss.growth_mb:.1f} MB"
         assert download_rss.growth_mb < 50, f"download grew RSS by {download_rss.growth_mb:.1f} MB"
         blobs = list((daemon.data_dir / "blobs").glob("*/*"))

@@ -142,7 +142,7 @@ async def test_verify_detects_corruption_and_prune_keeps_newest(store: Store, tm
             import io
 
             target.addfile(info, io.BytesIO(data))
-    with pytest.raises(ValidationError, match="state_entries.jsonl does not match its checksum"):
+    with pytest.raises(ValidationError, match=r"state_entries\.jsonl does not match its checksum"):
         await verify_backup(broken)
     with pytest.raises(ValidationError, match="not a readable llmspell backup"):
         (tmp_path / "junk.tar.gz").write_bytes(b"junk")

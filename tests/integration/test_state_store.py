@@ -68,7 +68,10 @@ async def test_atomic_multi_key_update(store: Store) -> None:
         await store.state.put_many(writes)
     assert await store.state.get("global", "b") is None
     results = await store.state.put_many(
-        [StateWrite(scope="global", key="b", value=2, size=1), StateWrite(scope="global", key="a", delete=True)]
+        [
+            StateWrite(scope="global", key="b", value=2, size=1),
+            StateWrite(scope="global", key="a", delete=True),
+        ]
     )
     assert results[0] is not None and results[1] is None
     assert await store.state.get("global", "a") is None

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 _TABLES = {"alembic_version", "api_keys", "run_events", "runs", "schedule_fires", "schedules", "scripts"}
 _TABLES |= {"state_entries", "sessions", "blobs", "artifacts", "replay_records"}  # 0002
+_TABLES |= {"agent_definitions", "workflow_definitions"}  # 0003
 
 
 @pytest.fixture(
@@ -58,7 +59,7 @@ async def _schema_diff(url: str) -> list[Any]:
 
 async def test_upgrade_current_downgrade(empty_url: str) -> None:
     head = migrate.head_revision()
-    assert head == "0002"
+    assert head == "0003"
     assert await migrate.current(empty_url) is None
     assert not await migrate.is_current(empty_url)
     assert await migrate.upgrade(empty_url) == head
@@ -77,14 +78,14 @@ async def test_migration_matches_the_models(empty_url: str) -> None:
 
 async def test_concurrent_upgrades_are_safe(empty_url: str) -> None:
     results = await asyncio.gather(*(migrate.upgrade(empty_url) for _ in range(3)))
-    assert results == ["0002"] * 3
+    assert results == ["0003"] * 3
 
 
 async def test_store_reports_migration_status(empty_url: str) -> None:
     async with open_store(empty_url) as store:
-        assert await store.migration_status() == (None, "0002")
+        assert await store.migration_status() == (None, "0003")
         await migrate.upgrade(empty_url)
-        assert await store.migration_status() == ("0002", "0002")
+        assert await store.migration_status() == ("0003", "0003")
         await store.ping()
 
 

@@ -119,7 +119,7 @@ def register(app: typer.Typer) -> None:
         """Re-execute the session's recorded runs with their recorded LLM answers and tool
         results (no provider call); exit 1 when anything differs."""
         from ..core.config import get_settings
-        from ..sessions.replay import replay_session
+        from ..runtime.replay import replay_session
 
         _, report = run_storage(
             database_url,

@@ -64,7 +64,7 @@ class RedisSubscription(Subscription):
         if not ok:
             return None
         entry_id, event = item
-        if self.group is not None:
+        if entry_id and self.group is not None:
             self._unacked.append(entry_id)
         return event  # type: ignore[no-any-return]
 
@@ -80,8 +80,12 @@ class RedisSubscription(Subscription):
         self._closed = True
         self._queue.close()
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            # The reader leaves at its next XREAD timeout; cancelling a blocked redis-py
+            # read can hang, so cancellation is only the fallback.
+            done, _ = await asyncio.wait((self._task,), timeout=self._bus.block_ms / 1000.0 + 1.0)
+            if not done:
+                self._task.cancel()
+                await asyncio.wait((self._task,), timeout=1.0)
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -94,9 +98,11 @@ class RedisEventBus(EventBus):
     Args:
         url: the Redis URL.
         prefix: key prefix.
-        maxlen: approximate cap of the stream.
+        maxlen: approximate cap of the stream, in entries.
         flow: local queue defaults for subscriptions.
         batch_size: events per pipeline round trip.
+        entry_events: events packed into one stream entry (one XADD); a group redelivers
+            and acknowledges whole entries.
         block_ms: how long a reader blocks in one XREAD.
         claim_idle_ms: a group's unacknowledged event idle this long goes to another member.
     """
@@ -111,7 +117,8 @@ class RedisEventBus(EventBus):
         prefix: str = "llmspell:",
         maxlen: int = 100_000,
         flow: FlowController | None = None,
-        batch_size: int = 500,
+        batch_size: int = 2000,
+        entry_events: int = 100,
         block_ms: int = 500,
         claim_idle_ms: int = 30_000,
         source: str = "",
@@ -121,6 +128,7 @@ class RedisEventBus(EventBus):
         self.maxlen = maxlen
         self.flow = flow or FlowController()
         self.batch_size = batch_size
+        self.entry_events = entry_events
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self.source = source
@@ -170,13 +178,10 @@ class RedisEventBus(EventBus):
             try:
                 with self.breaker.guard(StorageError):
                     async with state.client.pipeline(transaction=False) as pipe:
-                        for event in batch:
-                            pipe.xadd(
-                                self.key,
-                                {"e": json.dumps(event.to_dict(), default=str)},
-                                maxlen=self.maxlen,
-                                approximate=True,
-                            )
+                        for start in range(0, len(batch), self.entry_events):
+                            chunk = batch[start : start + self.entry_events]
+                            body = json.dumps([event.to_dict() for event in chunk], default=str)
+                            pipe.xadd(self.key, {"b": body}, maxlen=self.maxlen, approximate=True)
                         await pipe.execute()
                 _count_published(len(batch))
             except Exception:
@@ -221,7 +226,7 @@ class RedisEventBus(EventBus):
         return sub
 
     async def _read(self, state: _LoopState, sub: RedisSubscription, match: Any, cursor: str) -> None:
-        while True:
+        while not sub._closed:
             try:
                 reply = await state.client.xread({self.key: cursor}, count=self.batch_size, block=self.block_ms)
             except asyncio.CancelledError:
@@ -233,14 +238,14 @@ class RedisEventBus(EventBus):
             for _stream, entries in reply or []:
                 for entry_id, fields in entries:
                     cursor = entry_id
-                    event = UniversalEvent.from_dict(json.loads(fields["e"]))
-                    if match(event.type):
-                        await sub._queue.put((entry_id, event))
+                    for event in _decode(fields):
+                        if match(event.type):
+                            await sub._queue.put(("", event))
 
     async def _read_group(self, state: _LoopState, sub: RedisSubscription, match: Any, group: str) -> None:
         client = state.client
         next_claim = 0.0
-        while True:
+        while not sub._closed:
             try:
                 entries: list[Any] = []
                 now = time.monotonic()
@@ -263,11 +268,12 @@ class RedisEventBus(EventBus):
                 continue
             skip: list[str] = []
             for entry_id, fields in entries:
-                event = UniversalEvent.from_dict(json.loads(fields["e"]))
-                if match(event.type):
-                    await sub._queue.put((entry_id, event))
-                else:
+                wanted = [event for event in _decode(fields) if match(event.type)]
+                if not wanted:
                     skip.append(entry_id)
+                for index, event in enumerate(wanted):
+                    # The entry is acknowledged once its last wanted event was received.
+                    await sub._queue.put((entry_id if index == len(wanted) - 1 else "", event))
             if skip:
                 await client.xack(self.key, group, *skip)
 
@@ -296,3 +302,7 @@ def _count_published(count: int) -> None:
     from ..core.metrics import EVENTS_PUBLISHED
 
     EVENTS_PUBLISHED.labels(backend="redis").inc(count)
+
+
+def _decode(fields: dict[str, str]) -> list[UniversalEvent]:
+    return [UniversalEvent.from_dict(body) for body in json.loads(fields["b"])]

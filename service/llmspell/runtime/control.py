@@ -151,9 +151,19 @@ class Daemon(ControlPlane):
         self.workflows = WorkflowService(store, self.agents)
 
     def _bind_services(self) -> None:
+        """Handles runs get in ``ctx.services``; they belong to this (the API's) loop."""
+        from ..sessions.manager import open_persistence
         from .services import LocalSchedules
 
-        self.executor.services["schedules"] = LocalSchedules(self, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self.persistence = open_persistence(self.store, self.settings)
+        self.executor.record_sessions = self.settings.state.record_sessions
+        self.executor.services.update(
+            schedules=LocalSchedules(self, loop),
+            persistence=self.persistence,
+            store=self.store,
+            store_loop=loop,
+        )
 
     # Lifecycle --------------------------------------------------------------------------
 
@@ -185,15 +195,28 @@ class Daemon(ControlPlane):
     async def start(self) -> None:
         from .scheduler import Scheduler
 
+        from ..sessions.retention import retention_loop
+
         self._bind_services()
+        await self.persistence.state.start()
         self.worker.start()
         self.scheduler = Scheduler(self)
         await self.scheduler.start()
+        retention = asyncio.create_task(
+            retention_loop(self.persistence, self.settings.state), name="llmspell-retention"
+        )
+        self._background.add(retention)
 
     async def stop(self, grace_s: float) -> None:
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.worker.stop(grace_s)
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        persistence = getattr(self, "persistence", None)
+        if persistence is not None:
+            await persistence.aclose()
 
     def _run_finished(self, run: RunRecord, outcome: RunOutcome) -> None:
         from ..core import metrics

@@ -78,6 +78,7 @@ class RunExecutor:
         self.active: dict[str, ExecutionContext] = {}
         self._finishes: Coalescer[RunFinish, bool] = Coalescer(store.runs.finish_many)
         self.services: dict[str, Any] = dict(services or {})
+        self.record_sessions = True
 
     def context_for(self, run: RunRecord) -> ExecutionContext:
         limits = self._limits
@@ -102,18 +103,21 @@ class RunExecutor:
             {"status": "running", "run_id": run.id, "attempt": run.attempts, "worker": self._worker_id},
         )
         try:
-            outcome = await self._pool.run(
-                lambda: execute_script(
-                    run.code,
-                    engine=run.engine,
-                    script_name=run.script_name or "inline",
-                    args=script_args(run.args),
-                    ctx=ctx,
-                    stdout=writer,
-                    emit=writer.emit,
-                    settings_loader=self._settings_loader,
+            if run.session_id is not None and self.record_sessions:
+                outcome = await self._recorded(run, ctx, writer)
+            else:
+                outcome = await self._pool.run(
+                    lambda: execute_script(
+                        run.code,
+                        engine=run.engine,
+                        script_name=run.script_name or "inline",
+                        args=script_args(run.args),
+                        ctx=ctx,
+                        stdout=writer,
+                        emit=writer.emit,
+                        settings_loader=self._settings_loader,
+                    )
                 )
-            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in the runtime must not lose the run
@@ -123,6 +127,29 @@ class RunExecutor:
         finally:
             self.active.pop(run.id, None)
         await self.record(run, writer, outcome)
+        return outcome
+
+    async def _recorded(self, run: RunRecord, ctx: ExecutionContext, writer: RunEventWriter) -> RunOutcome:
+        """Execute a run of a session, recording it for ``llmspell session replay``."""
+        from .replay import execute_recorded
+
+        outcome, records = await self._pool.run(
+            lambda: execute_recorded(
+                run.code,
+                engine=run.engine,
+                script_name=run.script_name or "inline",
+                args=script_args(run.args),
+                ctx=ctx,
+                settings_loader=self._settings_loader,
+                stdout=writer,
+                emit=writer.emit,
+            )
+        )
+        assert run.session_id is not None
+        try:
+            await self._store.replay.append(run.session_id, run.id[:32], records)
+        except LLMSpellError as exc:
+            log.warning("recording run %s in session %s failed: %s", run.id, run.session_id, exc)
         return outcome
 
     async def record(self, run: RunRecord, writer: RunEventWriter, outcome: RunOutcome) -> None:

@@ -53,4 +53,5 @@ def test_public_surface() -> None:
         "llmspell.v1.Scripts",
         "llmspell.v1.Schedules",
         "llmspell.v1.Tools",
+        "llmspell.v1.Agents",
     )

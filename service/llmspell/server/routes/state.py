@@ -25,7 +25,9 @@ async def persistence(request: Request) -> Persistence:
     The read-through cache is on when Redis is configured (replicas invalidate each other).
     """
     state = request.app.state
-    found: Persistence | None = getattr(state, "persistence", None)
+    found: Persistence | None = getattr(state.control, "persistence", None) or getattr(
+        state, "persistence", None
+    )
     if found is not None:
         return found
     lock = state.__dict__.setdefault("_persistence_lock", asyncio.Lock())

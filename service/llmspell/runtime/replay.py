@@ -27,7 +27,8 @@ from ..tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
     from ..providers.capabilities import Capabilities
-    from ..runtime.runner import RunOutcome
+    from ..scripting.api.surface import EventSink, OutputSink
+    from .runner import RunOutcome
     from ..storage.abc import Store
 
 __all__ = ["Recorder", "RecordingToolRegistry", "ReplayReport", "record_run", "replay_session"]
@@ -194,10 +195,12 @@ async def _execute(
     ctx: ExecutionContext,
     settings_loader: Callable[[], Any] | None,
     services: dict[str, Any] | None,
+    stdout: OutputSink | None = None,
+    emit: EventSink | None = None,
 ) -> RunOutcome:
     from ..providers.registry import model_wrapper
-    from ..runtime.runner import execute_script
     from ..tools.registry import default_registry
+    from .runner import execute_script
 
     token = model_wrapper.set(recorder.wrap_model)
     try:
@@ -212,6 +215,8 @@ async def _execute(
                 **(services or {}),
                 "tools": RecordingToolRegistry(recorder, parent=default_registry()),
             },
+            stdout=stdout,
+            emit=emit,
         )
     finally:
         model_wrapper.reset(token)
@@ -226,6 +231,40 @@ def _outcome_data(outcome: RunOutcome) -> dict[str, Any]:
     }
 
 
+async def execute_recorded(
+    source: str,
+    *,
+    engine: str = "lua",
+    script_name: str = "script",
+    args: list[str] | None = None,
+    ctx: ExecutionContext,
+    settings_loader: Callable[[], Any] | None = None,
+    services: dict[str, Any] | None = None,
+    stdout: OutputSink | None = None,
+    emit: EventSink | None = None,
+) -> tuple[RunOutcome, list[tuple[int, str, str, Any]]]:
+    """Run ``source`` recording its inputs, LLM answers, tool results and outcome; returns
+    the outcome and the records to store with ``store.replay.append`` (the daemon runs
+    this on a runtime thread and stores the records on its own loop)."""
+    recorder = Recorder()
+    run = {"code": source, "engine": engine, "script_name": script_name, "args": list(args or [])}
+    outcome = await _execute(
+        recorder,
+        source,
+        engine=engine,
+        script_name=script_name,
+        args=list(args or []),
+        ctx=ctx,
+        settings_loader=settings_loader,
+        services=services,
+        stdout=stdout,
+        emit=emit,
+    )
+    records = [(0, "run", "run", run), *recorder.records]
+    records.append((len(records), "outcome", "outcome", _outcome_data(outcome)))
+    return outcome, records
+
+
 async def record_run(
     store: Store,
     session_id: str,
@@ -238,25 +277,20 @@ async def record_run(
     settings_loader: Callable[[], Any] | None = None,
     services: dict[str, Any] | None = None,
 ) -> RunOutcome:
-    """Run ``source`` in the session, recording its inputs, LLM answers, tool results and
-    outcome for :func:`replay_session`. Raises NotFound for an unknown session."""
+    """Run ``source`` in the session, recording it for :func:`replay_session`.
+    Raises NotFound for an unknown session."""
     await store.sessions.get(session_id)
     ctx = ctx or ExecutionContext()
     ctx.session_id = session_id
-    recorder = Recorder()
-    run = {"code": source, "engine": engine, "script_name": script_name, "args": list(args or [])}
-    outcome = await _execute(
-        recorder,
+    outcome, records = await execute_recorded(
         source,
         engine=engine,
         script_name=script_name,
-        args=list(args or []),
+        args=args,
         ctx=ctx,
         settings_loader=settings_loader,
         services=services,
     )
-    records = [(0, "run", "run", run), *recorder.records]
-    records.append((len(records), "outcome", "outcome", _outcome_data(outcome)))
     await store.replay.append(session_id, ctx.run_id[:32], records)
     return outcome
 
