@@ -84,3 +84,30 @@ def test_parallel_agent_steps_are_concurrent(http: httpx.Client, fake_llm: FakeL
     assert result["success"] is True, result
     assert sorted(result["outputs"]) == ["a0", "a1", "a2", "a3"]
     assert result["duration_ms"] < 600
+
+
+def _results(workflow_result: dict[str, Any]) -> dict[str, Any]:
+    """What must agree between runs: success and each step's tool result (not timings or ids)."""
+    return {
+        "success": workflow_result["success"],
+        "output": workflow_result["output"]["result"],
+        "outputs": {name: step["result"] for name, step in workflow_result["outputs"].items()},
+    }
+
+
+async def test_same_workflow_from_rest_lua_and_python(http: httpx.Client) -> None:
+    import json
+
+    from llmspell.core.context import ExecutionContext
+    from llmspell.runtime.runner import execute_script
+    from llmspell.workflows import LocalHost, workflow_from_definition
+
+    http.post("/v1/workflows", json={"name": "calc3", "definition": CALC})
+    over_rest = http.post("/v1/workflows/calc3/execute", json={"input": "20 + 1"}).json()
+    from_python = await workflow_from_definition(CALC).execute("20 + 1", ExecutionContext(), host=LocalHost())
+    outcome = await execute_script(
+        f"return Workflow.create(JSON.parse([[{json.dumps(CALC)}]])):execute('20 + 1')"
+    )
+    assert outcome.error is None, outcome.error
+    assert _results(over_rest) == _results(from_python) == _results(outcome.result)
+    assert _results(over_rest)["output"]["value"] == 42

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..core.abc import Agent, AgentState
 from ..core.errors import Cancelled, ConfigError, LimitExceeded, Timeout, ValidationError
 from ..core.types import AgentInput, AgentOutput, ToolCallRecord, Usage
+from ..hooks.registry import HookRegistry, hooks_for
 from ..providers.abc import ChatMessage, ChatModel, ChatRequest, ChatResponse, ToolSpec
 from ..providers.capabilities import capabilities_for
 from ..providers.pricing import cost_usd
@@ -251,16 +252,111 @@ class LLMAgent(Agent):
             Cancelled: the run was cancelled.
             ValidationError: the input cannot go to this model (e.g. images, no vision).
         """
+        hooks = hooks_for(ctx)
+        if hooks is not None:
+            return await self._execute_hooked(hooks, request, ctx)
+        return await self._execute(request, ctx)
+
+    async def _execute(self, request: AgentInput, ctx: ExecutionContext) -> AgentOutput:
         run = self._begin(request, ctx)
         try:
             while True:
                 await self.lifecycle.checkpoint(run.generation, run.deadline)
-                response = await self._guard(self.chat_model.complete(self._chat_request(run)), ctx, run)
+                response = await self._guard(self._complete(run, ctx), ctx, run)
                 if not await self._after_answer(run, response, ctx):
                     return self._finish(run)
         except BaseException:
             self._end(run, failed=True)
             raise
+
+    async def _execute_hooked(
+        self, hooks: HookRegistry, request: AgentInput, ctx: ExecutionContext
+    ) -> AgentOutput:
+        """:meth:`execute` between the agent hook points (data: ``{agent, input={text, parameters}}``)."""
+        from ..hooks._around import around
+
+        component = ("agent", self.name)
+        if self._model is None:
+            info = {"agent": self.name, "model": self.spec.label}
+            await hooks.run("BeforeAgentInit", component, info, ctx)
+            self.chat_model  # noqa: B018 - creating the model is the initialisation
+            await hooks.run("AfterAgentInit", component, info, ctx)
+        outputs: list[AgentOutput] = []
+
+        async def call(data: dict[str, Any]) -> dict[str, Any]:
+            given = data.get("input")
+            given = given if isinstance(given, dict) else {"text": str(given or "")}
+            changed = AgentInput(
+                text=str(given.get("text", request.text)),
+                media=request.media,
+                parameters=dict(given.get("parameters") or request.parameters),
+            )
+            outputs.append(await self._execute(changed, ctx))
+            return outputs[-1].to_dict()
+
+        data = {"agent": self.name, "input": {"text": request.text, "parameters": dict(request.parameters)}}
+        result = await around(
+            hooks,
+            ctx,
+            component=component,
+            points=("BeforeAgentExecution", "AfterAgentExecution", "AgentError"),
+            data=data,
+            call=call,
+        )
+        base = outputs[-1] if outputs else AgentOutput(text="", model=self.spec.label)
+        if outputs and result == base.to_dict():
+            return base
+        text = result.get("text", "") if isinstance(result, dict) else result
+        output = AgentOutput(
+            text="" if text is None else str(text),
+            tool_calls=base.tool_calls,
+            usage=base.usage,
+            cost=base.cost,
+            model=base.model,
+            finish_reason=base.finish_reason,
+            metadata={**base.metadata, "changed_by_hook": True},
+        )
+        self.last_output = output
+        return output
+
+    async def _complete(self, run: _Run, ctx: ExecutionContext) -> ChatResponse:
+        """One model call, between BeforeLLMRequest/AfterLLMRequest when hooks exist.
+
+        Hooks see ``{model, messages, temperature, max_tokens}``; ``modified`` may change
+        message contents and parameters; ``replace`` answers ``{text=...}`` without
+        calling the model; the after point's ``result`` is ``{text, finish_reason}``.
+        """
+        request = self._chat_request(run)
+        hooks = hooks_for(ctx)
+        if hooks is None or not (hooks.chain("BeforeLLMRequest") or hooks.chain("AfterLLMRequest")):
+            return await self.chat_model.complete(request)
+        from ..hooks._around import around
+
+        responses: list[ChatResponse] = []
+
+        async def call(data: dict[str, Any]) -> dict[str, Any]:
+            responses.append(await self.chat_model.complete(_request_from_hook(request, data)))
+            return {"text": responses[-1].text, "finish_reason": responses[-1].finish_reason}
+
+        data = {
+            "model": self.spec.label,
+            "messages": [message.to_wire() for message in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+        }
+        result = await around(
+            hooks,
+            ctx,
+            component=("llm", self.spec.label),
+            points=("BeforeLLMRequest", "AfterLLMRequest", ""),
+            data=data,
+            call=call,
+        )
+        last = responses[-1] if responses else None
+        if last is not None and isinstance(result, dict) and result.get("text") == last.text:
+            return last
+        text = result.get("text") if isinstance(result, dict) else result
+        return ChatResponse(text="" if text is None else str(text), usage=last.usage if last else None)
 
     async def stream(self, request: AgentInput, ctx: ExecutionContext) -> AsyncIterator[str]:
         """Yield the answer's text deltas; tool calls run between model rounds.
@@ -278,6 +374,10 @@ class LLMAgent(Agent):
                     while response is None:
                         chunk = await self._guard(anext(chunks), ctx, run)
                         if chunk.kind == "text":
+                            hooks = hooks_for(ctx)
+                            if hooks is not None and hooks.chain("LLMTokenStream"):
+                                yield await _token_hook(hooks, self.spec.label, chunk.text, ctx)
+                                continue
                             yield chunk.text
                         else:
                             response = chunk.response
@@ -430,3 +530,32 @@ class LLMAgent(Agent):
             "agent's timeout or ask for less",
             details={"agent": self.name, "timeout_s": self.config.timeout_s},
         )
+
+
+def _request_from_hook(request: ChatRequest, data: dict[str, Any]) -> ChatRequest:
+    """``request`` with the changes a BeforeLLMRequest hook made to its data."""
+    from dataclasses import replace
+
+    changes: dict[str, Any] = {}
+    for key in ("temperature", "max_tokens"):
+        if key in data and data[key] != getattr(request, key):
+            changes[key] = data[key]
+    wire = [message.to_wire() for message in request.messages]
+    messages = data.get("messages")
+    if isinstance(messages, list) and messages != wire:
+        if len(messages) != len(wire) or not all(isinstance(m, dict) for m in messages):
+            raise ValidationError("a BeforeLLMRequest hook may change message contents, not add or remove messages")
+        changes["messages"] = tuple(
+            replace(original, content=given.get("content", original.content))
+            for original, given in zip(request.messages, messages, strict=True)
+        )
+    return replace(request, **changes) if changes else request
+
+
+async def _token_hook(hooks: HookRegistry, model: str, text: str, ctx: ExecutionContext) -> str:
+    """Run LLMTokenStream on one text delta (``{model, text}``); ``modified`` changes the text."""
+    result = await hooks.run("LLMTokenStream", ("llm", model), {"model": model, "text": text}, ctx)
+    if result.kind == "replace":
+        return "" if result.result is None else str(result.result)
+    data = result.data
+    return str(data.get("text", text)) if isinstance(data, dict) else text

@@ -141,6 +141,9 @@ def _print_event(event: dict[str, Any]) -> None:
         sys.stderr.write(f"[{data.get('level', 'info')}] {data.get('message', '')}\n")
     elif kind in ("tool", "agent"):
         sys.stderr.write(f"[{kind}] {data.get('name', '')} {data.get('status', '')}\n")
+    elif kind == "workflow":
+        step = f" {data['step']}" if data.get("step") else ""
+        sys.stderr.write(f"[{data.get('type', 'workflow')}] {data.get('workflow', '')}{step}\n")
     elif kind == "error":
         sys.stderr.write(f"{data.get('code')}: {data.get('message')}\n")
     elif kind == "result" and data.get("result") is not None:

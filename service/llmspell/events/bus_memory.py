@@ -107,7 +107,14 @@ class MemoryEventBus(EventBus):
     ) -> UniversalEvent:
         seq = next(self._seq)
         return UniversalEvent(
-            f"{self.publisher}:{seq}", event_type, data, time.time(), seq, correlation_id, source or self.source, language
+            f"{self.publisher}:{seq}",
+            event_type,
+            data,
+            time.time(),
+            seq,
+            correlation_id,
+            source or self.source,
+            language,
         )
 
     async def publish(

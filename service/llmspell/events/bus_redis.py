@@ -46,7 +46,9 @@ class _LoopState:
 class RedisSubscription(Subscription):
     """A subscription of a :class:`RedisEventBus` (fed by a reader task)."""
 
-    def __init__(self, bus: RedisEventBus, sub_id: str, pattern: str, group: str | None, queue: FlowQueue) -> None:
+    def __init__(
+        self, bus: RedisEventBus, sub_id: str, pattern: str, group: str | None, queue: FlowQueue
+    ) -> None:
         self.id = sub_id
         self.pattern = pattern
         self.group = group
@@ -136,7 +138,9 @@ class RedisEventBus(EventBus):
         self.breaker = CircuitBreaker("redis-event-bus", failure_threshold=5, reset_s=5.0)
         self._seq = itertools.count(1)
         self._sub_ids = itertools.count(1)
-        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
         self._subs: set[RedisSubscription] = set()
         self.published = 0
 
@@ -160,7 +164,14 @@ class RedisEventBus(EventBus):
     ) -> UniversalEvent:
         seq = next(self._seq)
         event = UniversalEvent(
-            f"{self.publisher}:{seq}", event_type, data, time.time(), seq, correlation_id, source or self.source, language
+            f"{self.publisher}:{seq}",
+            event_type,
+            data,
+            time.time(),
+            seq,
+            correlation_id,
+            source or self.source,
+            language,
         )
         state = self._state()
         state.pending.append(event)
@@ -228,7 +239,9 @@ class RedisEventBus(EventBus):
     async def _read(self, state: _LoopState, sub: RedisSubscription, match: Any, cursor: str) -> None:
         while not sub._closed:
             try:
-                reply = await state.client.xread({self.key: cursor}, count=self.batch_size, block=self.block_ms)
+                reply = await state.client.xread(
+                    {self.key: cursor}, count=self.batch_size, block=self.block_ms
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -252,7 +265,12 @@ class RedisEventBus(EventBus):
                 if now >= next_claim:
                     next_claim = now + self.claim_idle_ms / 2000.0
                     claimed = await client.xautoclaim(
-                        self.key, group, sub.consumer, self.claim_idle_ms, start_id="0-0", count=self.batch_size
+                        self.key,
+                        group,
+                        sub.consumer,
+                        self.claim_idle_ms,
+                        start_id="0-0",
+                        count=self.batch_size,
                     )
                     entries = [entry for entry in claimed[1] if entry and entry[1]]
                 if not entries:

@@ -86,7 +86,12 @@ class FlowQueue:
     """
 
     def __init__(
-        self, *, capacity: int = 10_000, policy: Overflow = "drop_oldest", block_timeout_s: float = 5.0, name: str = ""
+        self,
+        *,
+        capacity: int = 10_000,
+        policy: Overflow = "drop_oldest",
+        block_timeout_s: float = 5.0,
+        name: str = "",
     ) -> None:
         if policy not in OVERFLOW_POLICIES:
             raise ValidationError(
@@ -260,7 +265,9 @@ class FlowController:
         block_timeout_s: how long ``block`` waits.
     """
 
-    def __init__(self, *, capacity: int = 10_000, overflow: Overflow = "drop_oldest", block_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, *, capacity: int = 10_000, overflow: Overflow = "drop_oldest", block_timeout_s: float = 5.0
+    ) -> None:
         self.capacity = capacity
         self.overflow: Overflow = overflow
         self.block_timeout_s = block_timeout_s

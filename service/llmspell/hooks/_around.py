@@ -62,7 +62,9 @@ async def around(
         return pre.result
     if pre.data is not data:
         if not isinstance(pre.data, dict):
-            raise ValidationError(f"a {before} hook must keep the data a table, got {type(pre.data).__name__}")
+            raise ValidationError(
+                f"a {before} hook must keep the data a table, got {type(pre.data).__name__}"
+            )
         data = pre.data
     runner = call
     if kind == "redirect":
@@ -77,7 +79,11 @@ async def around(
             return value
     forks: list[asyncio.Task[Any]] = []
     if kind == "fork":
-        forks = [asyncio.ensure_future(_quiet(runner, dict(branch))) for branch in pre.branches if isinstance(branch, dict)]
+        forks = [
+            asyncio.ensure_future(_quiet(runner, dict(branch)))
+            for branch in pre.branches
+            if isinstance(branch, dict)
+        ]
     attempt = 1
     try:
         while True:

@@ -172,7 +172,9 @@ class HookRegistry:
         """
         point = normalize_point(point)
         if not callable(fn):
-            raise ValidationError("a hook must be a function taking the hook context", details={"field": "fn"})
+            raise ValidationError(
+                "a hook must be a function taking the hook context", details={"field": "fn"}
+            )
         seq = next(_SEQ)
         label = name or getattr(fn, "name", None) or getattr(fn, "__name__", None) or "hook"
         hook_budget = budget_s if budget_s is not None else getattr(fn, "budget_s", None)
@@ -286,9 +288,7 @@ class HookRegistry:
             started = clock()
             try:
                 value = entry.fn(hctx)
-                if entry.is_async:
-                    value = await value
-                elif value is not None and type(value) is not HookResult and inspect.isawaitable(value):
+                if entry.is_async or (value is not None and type(value) is not HookResult and inspect.isawaitable(value)):
                     value = await value
                 result = value if type(value) is HookResult else coerce_result(value)
             except _PASS_THROUGH:
@@ -354,9 +354,7 @@ def hooks_for(ctx: ExecutionContext) -> HookRegistry | None:
     return registry if registry._own or registry._inherited else None
 
 
-async def invoke(
-    point: str, component: tuple[str, str], data: Any, ctx: ExecutionContext
-) -> HookResult:
+async def invoke(point: str, component: tuple[str, str], data: Any, ctx: ExecutionContext) -> HookResult:
     """Fire ``point`` for ``component`` with ``data`` in the run of ``ctx``.
 
     The API for components that wire their own points (workflows, state, sessions): use

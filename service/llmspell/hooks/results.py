@@ -29,7 +29,9 @@ def _number(value: Any, name: str, default: float) -> float:
         return default
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
-    raise ValidationError(f"hook result field {name!r} must be a non-negative number", details={"field": name})
+    raise ValidationError(
+        f"hook result field {name!r} must be a non-negative number", details={"field": name}
+    )
 
 
 def coerce_result(value: Any) -> HookResult:

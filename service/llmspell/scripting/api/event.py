@@ -43,7 +43,9 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
 
     async def publish(event_type: Any, data: Any = None, options: Any = None) -> str:
         if not isinstance(event_type, str) or not event_type:
-            raise ValidationError("Event.publish needs an event type such as 'order.created'", details={"field": "type"})
+            raise ValidationError(
+                "Event.publish needs an event type such as 'order.created'", details={"field": "type"}
+            )
         options = options if isinstance(options, dict) else {}
         event = await run_bus(env, ctx).publish(
             event_type,
@@ -56,7 +58,9 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
 
     async def subscribe(pattern: Any, options: Any = None) -> str:
         if not isinstance(pattern, str):
-            raise ValidationError("Event.subscribe needs a glob pattern such as 'tool.*'", details={"field": "pattern"})
+            raise ValidationError(
+                "Event.subscribe needs a glob pattern such as 'tool.*'", details={"field": "pattern"}
+            )
         options = options if isinstance(options, dict) else {}
         if not subs:
             env.on_close(close_all)
