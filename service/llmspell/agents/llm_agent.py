@@ -544,7 +544,9 @@ def _request_from_hook(request: ChatRequest, data: dict[str, Any]) -> ChatReques
     messages = data.get("messages")
     if isinstance(messages, list) and messages != wire:
         if len(messages) != len(wire) or not all(isinstance(m, dict) for m in messages):
-            raise ValidationError("a BeforeLLMRequest hook may change message contents, not add or remove messages")
+            raise ValidationError(
+                "a BeforeLLMRequest hook may change message contents, not add or remove messages"
+            )
         changes["messages"] = tuple(
             replace(original, content=given.get("content", original.content))
             for original, given in zip(request.messages, messages, strict=True)

@@ -177,8 +177,8 @@ class FlowQueue:
                 self.refused += 1
                 _count_drop("block")
                 raise LimitExceeded(
-                    f"subscriber queue {self.name!r} stayed full for {self.block_timeout_s:g}s: the subscriber "
-                    "is too slow",
+                    f"subscriber queue {self.name!r} stayed full for {self.block_timeout_s:g}s: "
+                    "the subscriber is too slow",
                     details={"subscription": self.name, "capacity": self.capacity},
                 ) from None
         if not self.offer(item):

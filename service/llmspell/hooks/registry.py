@@ -288,7 +288,9 @@ class HookRegistry:
             started = clock()
             try:
                 value = entry.fn(hctx)
-                if entry.is_async or (value is not None and type(value) is not HookResult and inspect.isawaitable(value)):
+                if entry.is_async or (
+                    value is not None and type(value) is not HookResult and inspect.isawaitable(value)
+                ):
                     value = await value
                 result = value if type(value) is HookResult else coerce_result(value)
             except _PASS_THROUGH:
@@ -333,8 +335,7 @@ def _order(entry: RegisteredHook) -> tuple[int, int]:
 def _is_async(fn: object) -> bool:
     if inspect.iscoroutinefunction(fn):
         return True
-    call = getattr(type(fn), "__call__", None)
-    return call is not None and inspect.iscoroutinefunction(call)
+    return inspect.iscoroutinefunction(type(fn).__call__)
 
 
 _PROCESS = HookRegistry()
