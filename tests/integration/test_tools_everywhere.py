@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 from fakes.daemon import Daemon, start_daemon
-
 from llmspell.core.context import ExecutionContext
 from llmspell.runtime.runner import execute_script
 from llmspell.tools.registry import default_registry
