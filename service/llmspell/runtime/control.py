@@ -193,9 +193,8 @@ class Daemon(ControlPlane):
                 await hub.aclose()
 
     async def start(self) -> None:
-        from .scheduler import Scheduler
-
         from ..sessions.retention import retention_loop
+        from .scheduler import Scheduler
 
         self._bind_services()
         await self.persistence.state.start()

@@ -28,8 +28,8 @@ from ..tools.registry import ToolRegistry
 if TYPE_CHECKING:
     from ..providers.capabilities import Capabilities
     from ..scripting.api.surface import EventSink, OutputSink
-    from .runner import RunOutcome
     from ..storage.abc import Store
+    from .runner import RunOutcome
 
 __all__ = ["Recorder", "RecordingToolRegistry", "ReplayReport", "record_run", "replay_session"]
 

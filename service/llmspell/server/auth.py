@@ -6,29 +6,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..core.errors import PermissionDenied, Unauthenticated
+from ..storage.records import API_KEY_SCOPES
 
 if TYPE_CHECKING:
     from ..storage.abc import Store
 
 __all__ = ["ANONYMOUS", "SCOPES", "Authenticator", "Principal", "extract_key"]
 
-SCOPES = (
-    "runs:read",
-    "runs:write",
-    "scripts:read",
-    "scripts:write",
-    "schedules:read",
-    "schedules:write",
-    "tools:read",
-    "tools:invoke",
-    "state:read",
-    "state:write",
-    "sessions:read",
-    "sessions:write",
-    "agents:read",
-    "agents:write",
-    "admin",
-)
+# One list of scopes, kept with the API keys that carry them.
+SCOPES = API_KEY_SCOPES
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

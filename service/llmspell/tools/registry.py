@@ -209,9 +209,35 @@ class ToolRegistry:
         """
         tool = self.get(name)
         hooks = hooks_for(ctx)
+        bus = ctx.services.get("event_bus")
+        if bus is not None and bus.live:
+            return await self._invoke_observed(bus, hooks, tool, params, ctx)
         if hooks is not None:
             return await self._invoke_hooked(hooks, tool, params, ctx)
         return await self._invoke(tool, params, ctx)
+
+    async def _invoke_observed(
+        self,
+        bus: Any,
+        hooks: HookRegistry | None,
+        tool: Tool,
+        params: Mapping[str, Any] | None,
+        ctx: ExecutionContext,
+    ) -> dict[str, Any]:
+        """:meth:`invoke` publishing ``tool.started`` / ``tool.completed`` / ``tool.failed``."""
+        from ..events.bus import publish_event
+
+        await publish_event(ctx, "tool.started", {"tool": tool.name}, "tool")
+        try:
+            if hooks is not None:
+                result = await self._invoke_hooked(hooks, tool, params, ctx)
+            else:
+                result = await self._invoke(tool, params, ctx)
+        except LLMSpellError as exc:
+            await publish_event(ctx, "tool.failed", {"tool": tool.name, "error": exc.to_dict()}, "tool")
+            raise
+        await publish_event(ctx, "tool.completed", {"tool": tool.name}, "tool")
+        return result
 
     async def _invoke_hooked(
         self, hooks: HookRegistry, tool: Tool, params: Mapping[str, Any] | None, ctx: ExecutionContext
