@@ -39,7 +39,9 @@ asyncio.run(main())
 async def test_events_cross_processes_in_order(redis_url: str, redis_key_prefix: str) -> None:
     bus = open_event_bus(redis_url, prefix=redis_key_prefix, block_ms=100)
     sub = await bus.subscribe("order.*")
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", _PUBLISHER, redis_url, redis_key_prefix, "200")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _PUBLISHER, redis_url, redis_key_prefix, "200"
+    )
     assert await proc.wait() == 0
     got = []
     while len(got) < 100:
@@ -52,9 +54,7 @@ async def test_events_cross_processes_in_order(redis_url: str, redis_key_prefix:
     await bus.aclose()
 
 
-async def test_consumer_group_redelivers_after_a_consumer_dies(
-    redis_url: str, redis_key_prefix: str
-) -> None:
+async def test_consumer_group_redelivers_after_a_consumer_dies(redis_url: str, redis_key_prefix: str) -> None:
     child = subprocess.Popen(
         [sys.executable, "-c", _GREEDY_CONSUMER, redis_url, redis_key_prefix],
         stdout=subprocess.PIPE,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import resource
+import threading
 
 import pytest
 from llmspell.core.errors import LimitExceeded, ValidationError
@@ -38,7 +38,15 @@ async def test_events_carry_the_universal_envelope_in_order() -> None:
     assert isinstance(first, UniversalEvent)
     body = first.to_dict()
     assert set(body) == {
-        "id", "type", "data", "timestamp", "sequence", "correlation_id", "source", "language", "schema_version"
+        "id",
+        "type",
+        "data",
+        "timestamp",
+        "sequence",
+        "correlation_id",
+        "source",
+        "language",
+        "schema_version",
     }
     assert (first.sequence, first.correlation_id, first.source) == (1, "c1", "test")
     assert UniversalEvent.from_dict(body) == first

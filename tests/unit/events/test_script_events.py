@@ -36,7 +36,12 @@ async def test_publish_subscribe_receive_unsubscribe() -> None:
         bus,
     )
     assert result == {
-        "type": "order.created", "n": 1, "corr": "abc", "lang": "lua", "none": True, "gone": True,
+        "type": "order.created",
+        "n": 1,
+        "corr": "abc",
+        "lang": "lua",
+        "none": True,
+        "gone": True,
         "code": "NOT_FOUND",
     }
     assert not bus.live  # the run's subscriptions are closed

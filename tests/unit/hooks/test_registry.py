@@ -92,7 +92,9 @@ async def test_replace_skips_the_call() -> None:
 async def test_redirect_calls_another_tool() -> None:
     reg = HookRegistry()
     seen: list[str] = []
-    reg.register("BeforeToolExecution", lambda c: seen.append(c.component[1]) or HookResult.redirect("calculator"))
+    reg.register(
+        "BeforeToolExecution", lambda c: seen.append(c.component[1]) or HookResult.redirect("calculator")
+    )
     envelope = await default_registry().invoke("calculator", {"input": "3*3"}, run_ctx(reg))
     assert envelope["result"]["value"] == 9
     assert envelope["metadata"]["tool"] == "calculator"
@@ -119,7 +121,9 @@ async def test_retry_on_error_runs_the_call_again() -> None:
 async def test_error_point_may_recover_with_replace() -> None:
     reg = HookRegistry()
     reg.register("ToolError", lambda c: HookResult.replace({"recovered": c.data["error"]["code"]}))
-    assert await default_registry().invoke("calculator", {"input": 5}, run_ctx(reg)) == {"recovered": "VALIDATION"}
+    assert await default_registry().invoke("calculator", {"input": 5}, run_ctx(reg)) == {
+        "recovered": "VALIDATION"
+    }
 
 
 async def test_cache_answers_the_second_call_from_the_cache() -> None:

@@ -89,8 +89,15 @@ async def test_list_unregister_and_context_shape() -> None:
         """
     )
     assert result == {
-        "listed": 1, "after": 0, "removed": True, "again": False, "point": "BeforeToolExecution",
-        "ctype": "tool", "cname": "calculator", "input": "1+1", "corr": True,
+        "listed": 1,
+        "after": 0,
+        "removed": True,
+        "again": False,
+        "point": "BeforeToolExecution",
+        "ctype": "tool",
+        "cname": "calculator",
+        "input": "1+1",
+        "corr": True,
     }
 
 
