@@ -23,6 +23,8 @@ _GROUPS: list[str] = [
     "gc_cmd",
     "agent_cmd",
     "workflow_cmd",
+    "hooks_cmd",
+    "events_cmd",
 ]
 
 

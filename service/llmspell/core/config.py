@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,6 +28,7 @@ from .context import Limits, SandboxPolicy
 from .errors import ConfigError
 
 __all__ = [
+    "HookConfig",
     "LimitsConfig",
     "ProviderConfig",
     "SandboxConfig",
@@ -138,6 +139,17 @@ class StateConfig(BaseModel):
     gc_interval_s: float | None = 3600.0
 
 
+class HookConfig(BaseModel):
+    """A built-in hook from configuration (``[[hooks]]`` tables): see docs/hooks.md."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    points: list[str] | None = None  # None: the built-in's default points
+    priority: int | str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class Settings(BaseSettings):
     """The effective configuration."""
 
@@ -155,6 +167,7 @@ class Settings(BaseSettings):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    hooks: list[HookConfig] = Field(default_factory=list)
     data_dir: str = "~/.local/share/llmspell"
     database_url: str | None = None
     redis_url: str | None = None

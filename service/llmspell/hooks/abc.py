@@ -56,6 +56,7 @@ class HookContext:
         correlation_id: the run's correlation id.
         run_id: the run's id ("" outside a run).
         attempt: 1 on the first call, 2... on retries.
+        execution: the caller's ExecutionContext (session id, metadata), when in a run.
     """
 
     point: str
@@ -64,6 +65,7 @@ class HookContext:
     correlation_id: str = ""
     run_id: str = ""
     attempt: int = 1
+    execution: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The shape scripts get: ``{point, component={type, name}, data, correlation_id}``."""

@@ -278,6 +278,7 @@ class HookRegistry:
             correlation_id=ctx.correlation_id if ctx is not None else "",
             run_id=ctx.run_id if ctx is not None else "",
             attempt=attempt,
+            execution=ctx,
         )
         changed = False
         clock = time.perf_counter

@@ -196,7 +196,11 @@ class Daemon(ControlPlane):
         from ..sessions.retention import retention_loop
         from .scheduler import Scheduler
 
+        from ..hooks.lifecycle import DaemonHooks
+
         self._bind_services()
+        self.daemon_hooks = DaemonHooks(self.settings, self.worker.worker_id)
+        await self.daemon_hooks.start(self.executor.services)
         await self.persistence.state.start()
         self.worker.start()
         self.scheduler = Scheduler(self)
@@ -207,6 +211,9 @@ class Daemon(ControlPlane):
         self._background.add(retention)
 
     async def stop(self, grace_s: float) -> None:
+        daemon_hooks = getattr(self, "daemon_hooks", None)
+        if daemon_hooks is not None:
+            await daemon_hooks.shutting_down(grace_s)
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.worker.stop(grace_s)
@@ -216,6 +223,8 @@ class Daemon(ControlPlane):
         persistence = getattr(self, "persistence", None)
         if persistence is not None:
             await persistence.aclose()
+        if daemon_hooks is not None:
+            await daemon_hooks.close()
 
     def _run_finished(self, run: RunRecord, outcome: RunOutcome) -> None:
         from ..core import metrics

@@ -16,7 +16,7 @@ from ..core.errors import LLMSpellError
 from ..runtime.abc import ControlPlane
 from .auth import Authenticator
 from .errors import http_status, problem
-from .routes import agents, runs, schedules, scripts, sessions, state, tools, workflows
+from .routes import agents, events, hooks, runs, schedules, scripts, sessions, state, tools, workflows
 
 __all__ = ["create_app"]
 
@@ -174,6 +174,8 @@ def create_app(control: ControlPlane, auth: Authenticator, *, max_body_bytes: in
         app.include_router(module.router)
     app.include_router(agents.router)
     app.include_router(workflows.router)
+    app.include_router(hooks.router)
+    app.include_router(events.router)
     app.add_middleware(_Measure)
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
     return app

@@ -27,6 +27,21 @@ _TRANSITIONS: dict[str, tuple[str, ...]] = {
     "failed": ("active", "suspended"),
 }
 _EXPORT_INLINE_BYTES = 10 * 1024 * 1024
+# Hook point fired when a session moves to a status (docs/hooks.md).
+_POINTS = {
+    "completed": "SessionEnd",
+    "failed": "SessionEnd",
+    "suspended": "SessionSave",
+    "active": "SessionRestore",
+}
+
+
+def _hooks() -> Any:
+    """The process hook registry when any hook is registered (sessions have no run context)."""
+    from ..hooks.registry import process_hooks
+
+    registry = process_hooks()
+    return registry if registry.live else None
 
 
 def session_view(record: SessionRecord) -> dict[str, Any]:
@@ -67,7 +82,16 @@ class SessionManager:
         metadata: dict[str, Any] | None = None,
         session_id: str | None = None,
     ) -> SessionRecord:
-        """A new ``active`` session."""
+        """A new ``active`` session.
+
+        Fires SessionStart ``{session_id, name, metadata}`` first (modified metadata, cancel).
+        """
+        hooks = _hooks()
+        if hooks is not None:
+            data = {"session_id": session_id or "", "name": name, "metadata": dict(metadata or {})}
+            pre = await hooks.run("SessionStart", ("session", session_id or ""), data)
+            if isinstance(pre.data, dict) and isinstance(pre.data.get("metadata"), dict):
+                metadata = pre.data["metadata"]
         return await self.store.sessions.create(
             name=name, description=description, tags=tags, metadata=metadata, session_id=session_id
         )
@@ -108,6 +132,11 @@ class SessionManager:
                 f"{' or '.join(allowed)} can become {status}",
                 details={"session_id": session_id, "status": current.status},
             )
+        hooks = _hooks()
+        point = _POINTS.get(status)
+        if hooks is not None and point is not None:
+            # SessionRestore (resume) may be cancelled; the others observe.
+            await hooks.run(point, ("session", session_id), {"session_id": session_id, "status": status})
         return await self.store.sessions.update(session_id, status=status)
 
     async def complete(self, session_id: str) -> SessionRecord:
@@ -148,6 +177,10 @@ class SessionManager:
         """The session as one JSON document: record, state, artifacts (content base64 up to
         10 MB each; larger ones by hash only), and replay records."""
         record = await self.get(session_id)
+        hooks = _hooks()
+        if hooks is not None:
+            data = {"session_id": session_id, "checkpoint": "export"}
+            await hooks.run("SessionCheckpoint", ("session", session_id), data)
         artifacts = []
         for artifact in await self.artifacts.list(session_id):
             view = artifact_view(artifact)

@@ -14,6 +14,7 @@ from .scopes import check_key, check_scope, encode_value
 
 if TYPE_CHECKING:
     from ..core.config import StateConfig
+    from ..core.context import ExecutionContext
     from ..storage.abc import Store
 
 __all__ = ["StateManager", "entry_view"]
@@ -111,8 +112,18 @@ class StateManager:
             cache.put(scope, key, record)
         return record
 
-    async def get(self, scope: str, key: str, default: Any = None) -> Any:
-        """The value under ``scope``/``key``, or ``default``."""
+    async def get(
+        self, scope: str, key: str, default: Any = None, *, ctx: ExecutionContext | None = None
+    ) -> Any:
+        """The value under ``scope``/``key``, or ``default``.
+
+        Fires BeforeStateRead/AfterStateRead (``ctx``'s hooks, else the process's).
+        """
+        hooks = _hooks(ctx)
+        if hooks is not None:
+            from ._hooked import hooked_get
+
+            return await hooked_get(self, hooks, scope, key, default, ctx)
         record = await self.get_entry(scope, key)
         return default if record is None else record.value
 
@@ -202,11 +213,30 @@ class StateManager:
         *,
         expected_version: int | None = None,
         ttl_s: float | None = None,
+        ctx: ExecutionContext | None = None,
     ) -> StateRecord:
         """Write ``value``; returns the entry with its new ``version``.
 
         ``expected_version``: 0 = the key must not exist, ``n`` = it must be at version ``n``.
+        Fires BeforeStateWrite/AfterStateWrite/StateConflict (``ctx``'s hooks, else the process's).
         """
+        hooks = _hooks(ctx)
+        if hooks is not None:
+            from ._hooked import hooked_set
+
+            return await hooked_set(self, hooks, scope, key, value, expected_version, ttl_s, ctx)
+        return await self.put(scope, key, value, expected_version=expected_version, ttl_s=ttl_s)
+
+    async def put(
+        self,
+        scope: str,
+        key: str,
+        value: Any,
+        *,
+        expected_version: int | None = None,
+        ttl_s: float | None = None,
+    ) -> StateRecord:
+        """:meth:`set` without hooks."""
         write = self._write(scope, key, value, expected_version=expected_version, ttl_s=ttl_s)
         try:
             record = await self.store.state.put(
@@ -287,3 +317,12 @@ class StateManager:
             self.cache.put(scope, key, record)
         if self._invalidator is not None:
             await self._invalidator.publish(scope, key)
+
+
+def _hooks(ctx: ExecutionContext | None) -> Any:
+    from ..hooks.registry import hooks_for, process_hooks
+
+    if ctx is not None:
+        return hooks_for(ctx)
+    registry = process_hooks()
+    return registry if registry.live else None

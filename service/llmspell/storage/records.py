@@ -73,6 +73,8 @@ API_KEY_SCOPES: Final[tuple[str, ...]] = (
     "sessions:write",
     "agents:read",
     "agents:write",
+    "events:read",
+    "events:write",
     "admin",
 )
 SESSION_STATUSES: Final[tuple[SessionStatus, ...]] = ("active", "suspended", "completed", "failed")

@@ -677,6 +677,10 @@ async def run_process(
             if budget[0] < 0:
                 truncated = True
                 _kill_group(proc)
+                # Drain to EOF: a pipe left paused is never closed, and proc.wait() would
+                # then wait for it until the timeout.
+                while await stream.read(65536):
+                    pass
                 return
 
     async def feed() -> None:

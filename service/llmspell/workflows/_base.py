@@ -21,6 +21,7 @@ from ..core.context import ExecutionContext
 from ..core.errors import Cancelled, LLMSpellError, NotFound, ScriptError, Timeout, ValidationError
 
 if TYPE_CHECKING:
+    from ..hooks.registry import HookRegistry
     from .abc import Step, WorkflowHost
 
 __all__ = [
@@ -266,13 +267,19 @@ async def run_step(step: Step, ex: Execution, scope: Scope) -> bool:
     else:
         attempts = strategy.attempts if strategy.kind == "retry" else 1
     attempt = 1
+    hooks = _hooks(ex.ctx)
     while True:
         ex.ctx.check()
         if ex.emits:
             ex.event("step.started", step.name, attempt=attempt, kind=step.kind, branch=scope.branch)
         started = time.perf_counter()
         try:
-            output = await _attempt(step, ex, scope)
+            if hooks is None:
+                output = await _attempt(step, ex, scope)
+            else:
+                from ._hooked import hooked_attempt
+
+                output = await hooked_attempt(hooks, step, ex, scope, attempt)
         except LLMSpellError as exc:
             error: LLMSpellError = exc
         except Exception as exc:  # a Python function step raising a foreign exception
@@ -296,7 +303,7 @@ async def run_step(step: Step, ex: Execution, scope: Scope) -> bool:
             return True
         if _is_fatal(error, ex.ctx):
             raise error
-        retry = attempt < attempts and not isinstance(error, _NOT_RETRIED)
+        retry = attempt < attempts and not isinstance(error, _NOT_RETRIED) and error.code != "CANCELLED"
         if ex.emits:
             ex.event(
                 "step.failed",
@@ -319,7 +326,12 @@ async def run_steps(steps: Sequence[Step], ex: Execution, scope: Scope) -> tuple
     """Run ``steps`` in order; returns (no required step failed, last step's output)."""
     ok = True
     output: Any = None
-    for step in steps:
+    hooks = _hooks(ex.ctx)
+    for index, step in enumerate(steps):
+        if hooks is not None and index:
+            from ._hooked import transition
+
+            await transition(hooks, ex, steps[index - 1].name, step.name)
         if await run_step(step, ex, scope):
             output = scope.steps[step.name]["output"]
             continue
@@ -329,6 +341,12 @@ async def run_steps(steps: Sequence[Step], ex: Execution, scope: Scope) -> tuple
             if ex.strategy.kind != "continue":
                 break
     return ok, output
+
+
+def _hooks(ctx: ExecutionContext) -> HookRegistry | None:
+    from ..hooks.registry import hooks_for
+
+    return hooks_for(ctx)
 
 
 def _ms(started: float) -> float:
@@ -418,6 +436,20 @@ class BaseWorkflow(Workflow):
             depth=depth,
             emits=host.emits,
         )
+        hooks = _hooks(ctx)
+        if hooks is not None:
+            from ._hooked import before_start
+
+            replaced, input = await before_start(hooks, ex, input)
+            if replaced:
+                return WorkflowResult(
+                    success=True,
+                    output=input,
+                    outputs={},
+                    errors=[],
+                    duration_ms=0.0,
+                    execution_id=ex.execution_id,
+                )
         ex.event("started", kind=self.kind)
         started = time.perf_counter()
         scope = Scope(ex, input)
@@ -444,7 +476,7 @@ class BaseWorkflow(Workflow):
             ok, output, outputs = False, None, {name: rec["output"] for name, rec in scope.steps.items()}
         duration = (time.perf_counter() - started) * 1000.0
         ex.event("completed", success=ok, duration_ms=round(duration, 3))
-        return WorkflowResult(
+        result = WorkflowResult(
             success=ok,
             output=output,
             outputs=outputs,
@@ -452,6 +484,11 @@ class BaseWorkflow(Workflow):
             duration_ms=duration,
             execution_id=ex.execution_id,
         )
+        if hooks is not None:
+            from ._hooked import after_complete
+
+            result = await after_complete(hooks, ex, result)
+        return result
 
     async def _timed_body(self, ex: Execution, scope: Scope) -> tuple[bool, Any, dict[str, Any]]:
         assert self.timeout is not None
