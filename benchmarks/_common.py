@@ -115,3 +115,41 @@ async def closed_loop(
 
         await asyncio.gather(*(worker() for _ in range(clients)))
     return len(latencies), latencies
+
+
+def wrk_post(url: str, body: str, *, clients: int, seconds: float) -> tuple[float, float, float] | None:
+    """(req/s, p50 ms, p99 ms) of POSTing ``body`` with wrk, or None when wrk is missing.
+
+    wrk (C, event loop) is the load generator when present: a Python client on the same
+    two cores would measure itself rather than the server.
+    """
+    import re
+    import shutil
+    import tempfile
+
+    if shutil.which("wrk") is None:
+        return None
+    script = f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [[{body}]]\n'
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    done = subprocess.run(
+        ["wrk", "-t2", f"-c{clients}", f"-d{seconds:.0f}s", "--latency", "-s", handle.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    os.unlink(handle.name)
+    out = done.stdout
+
+    def ms(label: str) -> float:
+        match = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
+        if match is None:
+            return float("nan")
+        value, unit = float(match[1]), match[2]
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit(f"wrk saw {errors[1]} error responses from {url}")
+    return rps, ms("50"), ms("99")

@@ -193,10 +193,9 @@ class Daemon(ControlPlane):
                 await hub.aclose()
 
     async def start(self) -> None:
+        from ..hooks.lifecycle import DaemonHooks
         from ..sessions.retention import retention_loop
         from .scheduler import Scheduler
-
-        from ..hooks.lifecycle import DaemonHooks
 
         self._bind_services()
         self.daemon_hooks = DaemonHooks(self.settings, self.worker.worker_id)
@@ -328,14 +327,20 @@ class Daemon(ControlPlane):
         spec = await self._spec(request)
         worker = self.worker
         if worker.executes_runs:
-            # Executed here, created already claimed: no queue round trip.
-            run = await self._claimed_creates.submit(spec)
+            if spec.idempotency_key is None:
+                # Executed here and stored once, finished, when it ends: one write per run.
+                run = _unstored_run(spec, worker.worker_id)
+                stored = False
+            else:
+                # An idempotent run must exist before it runs: created already claimed.
+                run = await self._claimed_creates.submit(spec)
+                stored = True
             if (
                 run.status == "running"
                 and run.worker_id == worker.worker_id
                 and run.id not in worker.active_ids
             ):
-                outcome = await worker.execute_now(run)
+                outcome = await worker.execute_now(run, stored=stored)
                 return {
                     "id": run.id,
                     "status": outcome.status,
@@ -585,6 +590,44 @@ class Daemon(ControlPlane):
         if ping is not None:
             checks["redis"] = "ok" if await ping() else "error: no answer"
         return {"ready": all(v == "ok" for v in checks.values()), "checks": checks}
+
+
+def _unstored_run(spec: Any, worker_id: str) -> RunRecord:
+    """The record of a run executing before it is stored (see ``RunRepository.insert_finished``)."""
+    import uuid
+
+    from ..storage.records import RunRecord
+
+    now = datetime.now(UTC)
+    return RunRecord(
+        id=uuid.uuid4().hex,
+        status="running",
+        script_name=spec.script_name,
+        script_version=spec.script_version,
+        engine=spec.engine,
+        code=spec.code,
+        args=spec.args,
+        session_id=spec.session_id,
+        schedule_id=spec.schedule_id,
+        fire_time=spec.fire_time,
+        timeout_s=spec.timeout_s,
+        metadata=dict(spec.metadata or {}),
+        webhook=spec.webhook,
+        idempotency_key=None,
+        result=None,
+        stdout=None,
+        error=None,
+        usage=None,
+        duration_ms=None,
+        created_at=now,
+        started_at=now,
+        finished_at=None,
+        worker_id=worker_id,
+        lease_expires_at=None,
+        attempts=1,
+        max_attempts=spec.max_attempts,
+        cancel_requested=False,
+    )
 
 
 def _limit(limit: int) -> int:

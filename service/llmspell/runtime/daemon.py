@@ -84,9 +84,10 @@ class Worker:
     def lease_s(self) -> float:
         return self._lease_s
 
-    async def execute_now(self, run: RunRecord) -> RunOutcome:
-        """Execute a run this worker already holds (created claimed) and return its outcome."""
-        task = asyncio.create_task(self._executor.execute(run), name=f"run-{run.id}")
+    async def execute_now(self, run: RunRecord, *, stored: bool = True) -> RunOutcome:
+        """Execute a run this worker holds (created claimed, or ``stored=False``: not in the
+        database until it ends) and return its outcome."""
+        task = asyncio.create_task(self._executor.execute(run, stored=stored), name=f"run-{run.id}")
         self._running[run.id] = task
         task.add_done_callback(self._forget)
         return await asyncio.shield(task)

@@ -28,7 +28,15 @@ class RunEventWriter:
     work is handed to the owner's event loop.
     """
 
-    def __init__(self, run_id: str, store: Store, hub: RunEventHub, *, first_seq: int = 0) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        store: Store,
+        hub: RunEventHub,
+        *,
+        first_seq: int = 0,
+        flush_while_running: bool = True,
+    ) -> None:
         self.run_id = run_id
         self._store = store
         self._hub = hub
@@ -40,6 +48,8 @@ class RunEventWriter:
         self._publishing: asyncio.Task[None] | None = None
         self._live: list[RunEvent] = []
         self._owner = threading.get_ident()
+        # Off for runs not stored yet (their events are stored with the run at its end).
+        self._flush_while_running = flush_while_running
 
     # Thread-safe producers -------------------------------------------------------------
 
@@ -91,7 +101,7 @@ class RunEventWriter:
                 await self._hub.publish(batch)
             except Exception:
                 log.warning("publishing events of run %s failed", self.run_id, exc_info=True)
-            if time.monotonic() - self._last_flush >= _FLUSH_INTERVAL_S:
+            if self._flush_while_running and time.monotonic() - self._last_flush >= _FLUSH_INTERVAL_S:
                 await self.flush()
 
     def take_pending(self) -> list[tuple[int, str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +77,7 @@ class RunExecutor:
         self._on_finished = on_finished
         self.active: dict[str, ExecutionContext] = {}
         self._finishes: Coalescer[RunFinish, bool] = Coalescer(store.runs.finish_many)
+        self._inserts: Coalescer[tuple[RunRecord, RunFinish], None] = Coalescer(self._insert_finished)
         self.services: dict[str, Any] = dict(services or {})
         self.record_sessions = True
 
@@ -92,10 +93,20 @@ class RunExecutor:
             services=dict(self.services),
         )
 
-    async def execute(self, run: RunRecord) -> RunOutcome:
-        """Execute a run this worker holds; never raises for script failures."""
+    async def _insert_finished(self, items: Sequence[tuple[RunRecord, RunFinish]]) -> list[None]:
+        await self._store.runs.insert_finished(items)
+        return [None] * len(items)
+
+    async def execute(self, run: RunRecord, *, stored: bool = True) -> RunOutcome:
+        """Execute a run this worker holds; never raises for script failures.
+
+        ``stored=False``: the run is not in the database yet; it is inserted, finished,
+        with its events when it ends (one write per run instead of two).
+        """
         first_seq = 0 if run.attempts <= 1 else await self._store.events.last_seq(run.id)
-        writer = RunEventWriter(run.id, self._store, self._hub, first_seq=first_seq)
+        writer = RunEventWriter(
+            run.id, self._store, self._hub, first_seq=first_seq, flush_while_running=stored
+        )
         ctx = self.context_for(run)
         self.active[run.id] = ctx
         writer.emit(
@@ -126,7 +137,7 @@ class RunExecutor:
             outcome = RunOutcome(status="failed", error=error)
         finally:
             self.active.pop(run.id, None)
-        await self.record(run, writer, outcome)
+        await self.record(run, writer, outcome, stored=stored)
         return outcome
 
     async def _recorded(self, run: RunRecord, ctx: ExecutionContext, writer: RunEventWriter) -> RunOutcome:
@@ -152,7 +163,9 @@ class RunExecutor:
             log.warning("recording run %s in session %s failed: %s", run.id, run.session_id, exc)
         return outcome
 
-    async def record(self, run: RunRecord, writer: RunEventWriter, outcome: RunOutcome) -> None:
+    async def record(
+        self, run: RunRecord, writer: RunEventWriter, outcome: RunOutcome, *, stored: bool = True
+    ) -> None:
         """Store the outcome: final events, the run row, then the ``end`` event."""
         run_id = run.id
         if outcome.error is None:
@@ -163,20 +176,23 @@ class RunExecutor:
         end = writer.emit("end", {"status": outcome.status}, live=False)
         started = time.perf_counter()
         await writer.drain()  # no periodic flush may still be writing
-        stored = await self._finishes.submit(
-            RunFinish(
-                run_id=run_id,
-                worker_id=self._worker_id,
-                status=outcome.status,
-                result=outcome.result,
-                stdout=outcome.stdout,
-                error=outcome.error.to_dict() if outcome.error is not None else None,
-                usage={**outcome.usage.to_dict(), "cost": outcome.cost},
-                duration_ms=outcome.duration_ms,
-                events=tuple(writer.take_pending()),
-            )
+        finish = RunFinish(
+            run_id=run_id,
+            worker_id=self._worker_id,
+            status=outcome.status,
+            result=outcome.result,
+            stdout=outcome.stdout,
+            error=outcome.error.to_dict() if outcome.error is not None else None,
+            usage={**outcome.usage.to_dict(), "cost": outcome.cost},
+            duration_ms=outcome.duration_ms,
+            events=tuple(writer.take_pending()),
         )
-        if not stored:
+        if stored:
+            held = await self._finishes.submit(finish)
+        else:
+            await self._inserts.submit((run, finish))
+            held = True
+        if not held:
             log.warning("run %s finished here but is no longer held by this worker", run_id)
         writer.publish(end)
         await writer.drain()

@@ -12,8 +12,8 @@ from .auth import Authenticator, Principal, extract_key
 __all__ = ["control", "require"]
 
 
-def control(request: Request) -> ControlPlane:
-    """The control plane of this app."""
+async def control(request: Request) -> ControlPlane:
+    """The control plane of this app (async: a sync dependency would cost a thread hop)."""
     plane: ControlPlane = request.app.state.control
     return plane
 

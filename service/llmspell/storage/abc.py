@@ -155,6 +155,12 @@ class RunRepository(ABC):
         """:meth:`create` for several runs in one transaction (group commit), in order."""
 
     @abstractmethod
+    async def insert_finished(self, runs: Sequence[tuple[RunRecord, RunFinish]]) -> None:
+        """Store runs that were executed before being stored (``POST /v1/runs/wait``): each
+        ``RunRecord`` (its id, input and start) with its outcome and events, in one
+        transaction. Raises Conflict when an id exists."""
+
+    @abstractmethod
     async def finish_many(self, finishes: Sequence[RunFinish]) -> builtins.list[bool]:
         """:meth:`finish` for several runs in one transaction (group commit), in order."""
 

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/agents", tags=["agents"])
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def agents(plane: ControlPlane = Depends(control)) -> AgentService:
+async def agents(plane: ControlPlane = Depends(control)) -> AgentService:
     """The daemon's agent service."""
     return definition_services(plane)[0]
 

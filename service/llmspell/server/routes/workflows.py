@@ -14,7 +14,7 @@ from ..deps import control, require
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
 
 
-def workflows(plane: ControlPlane = Depends(control)) -> WorkflowService:
+async def workflows(plane: ControlPlane = Depends(control)) -> WorkflowService:
     """The daemon's workflow service."""
     return definition_services(plane)[1]
 

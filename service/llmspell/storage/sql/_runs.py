@@ -131,9 +131,13 @@ class SQLRunRepository(RunRepository):
         async with self._db.write() as conn:
             if rows:
                 # One multi-row INSERT ... RETURNING for the whole batch.
-                statement = insert(runs).returning(*runs.c, sort_by_parameter_order=True)
-                inserted = (await conn.execute(statement, rows)).all()
-                records.update(zip(plain, (run_record(row) for row in inserted), strict=True))
+                # Rows come back in any order; ids are made here, so match them by id
+                # (asking for parameter order makes SQLAlchemy insert row by row).
+                inserted = {
+                    row.id: run_record(row)
+                    for row in await conn.execute(insert(runs).returning(*runs.c), rows)
+                }
+                records.update((i, inserted[values["id"]]) for i, values in zip(plain, rows, strict=True))
             for i, spec in enumerate(specs):
                 if i not in records:
                     records[i] = await insert_run(
@@ -248,6 +252,35 @@ class SQLRunRepository(RunRepository):
             events=tuple(events),
         )
         return (await self.finish_many([finish]))[0]
+
+    async def insert_finished(self, items: Sequence[tuple[RunRecord, RunFinish]]) -> None:
+        if not items:
+            return
+        now = utcnow()
+        rows = []
+        for run, finish in items:
+            if finish.status not in TERMINAL_RUN_STATUSES:
+                raise ValidationError(
+                    f"a run finishes as one of {TERMINAL_RUN_STATUSES}, not {finish.status!r}"
+                )
+            rows.append(
+                {
+                    **{column.name: getattr(run, column.name) for column in runs.c},
+                    "status": finish.status,
+                    "result": finish.result,
+                    "stdout": finish.stdout,
+                    "error": finish.error,
+                    "usage": finish.usage,
+                    "duration_ms": finish.duration_ms,
+                    "finished_at": now,
+                    "lease_expires_at": None,
+                }
+            )
+        events = [row for _, finish in items for row in event_rows(finish.run_id, finish.events)]
+        async with self._db.write() as conn:
+            await conn.execute(insert(runs), rows)
+            if events:
+                await conn.execute(insert(run_events), events)
 
     async def finish_many(self, finishes: Sequence[RunFinish]) -> builtins.list[bool]:
         for finish in finishes:
