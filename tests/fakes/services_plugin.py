@@ -28,8 +28,17 @@ from llmspell.storage import Store, open_store
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 15
 _TABLES = (
-    "api_keys", "schedule_fires", "schedules", "run_events", "runs", "scripts",
-    "replay_records", "artifacts", "blobs", "sessions", "state_entries",
+    "api_keys",
+    "schedule_fires",
+    "schedules",
+    "run_events",
+    "runs",
+    "scripts",
+    "replay_records",
+    "artifacts",
+    "blobs",
+    "sessions",
+    "state_entries",
 )
 
 

@@ -75,5 +75,17 @@ EVENTS_PUBLISHED = Counter("llmspell_event_bus_published_total", "Events publish
 EVENT_QUEUE_LAG = Gauge(
     "llmspell_event_bus_queue_lag", "Events waiting in the fullest subscriber queue of this process."
 )
-EVENT_QUEUE_LAG.set_function(lambda: __import__("llmspell.events.flow", fromlist=["x"]).flow_stats()["max_lag"])
-HOOK_CALLS = Counter("llmspell_hook_results_total", "Hook results that changed a call, by point and action.", ["point", "action"])
+
+
+def _max_lag() -> float:
+    from ..events.flow import flow_stats
+
+    return float(flow_stats()["max_lag"])
+
+
+EVENT_QUEUE_LAG.set_function(_max_lag)
+HOOK_CALLS = Counter(
+    "llmspell_hook_results_total",
+    "Hook results that changed a call, by point and action.",
+    ["point", "action"],
+)
