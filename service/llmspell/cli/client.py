@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import LLMSpellError, error_from_code
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["DEFAULT_SERVER", "DaemonClient"]
 
@@ -27,6 +28,8 @@ class DaemonClient:
         self.server = (server or os.environ.get("LLMSPELL_SERVER_URL") or DEFAULT_SERVER).rstrip("/")
         key = api_key or os.environ.get("LLMSPELL_SERVER_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
+        import httpx  # imported on use: every CLI command loads this module
+
         self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
 
     def __enter__(self) -> DaemonClient:
@@ -37,6 +40,8 @@ class DaemonClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request; returns the JSON body (None for 204)."""
+        import httpx
+
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -52,6 +57,8 @@ class DaemonClient:
 
     def events(self, run_id: str, after: int = 0, follow: bool = True) -> Iterator[dict[str, Any]]:
         """The run's events (SSE), resuming after ``after``."""
+        import httpx
+
         headers = {"Last-Event-ID": str(after)}
         params = {"follow": "true" if follow else "false"}
         try:
