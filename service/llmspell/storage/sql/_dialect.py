@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table
+from sqlalchemy import Connection, Engine, Select, Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = ["Dialect"]
@@ -23,6 +23,12 @@ class Dialect(ABC):
     def create_engine(self, url: str) -> AsyncEngine:
         """An engine for ``url`` with this backend's connection set-up."""
 
+    def create_inline_engines(self, url: str) -> tuple[Engine, Engine] | None:
+        """Synchronous engines for :meth:`Database.run` on an embedded database: one used on
+        the event loop's thread (it must never wait for a lock) and one for a worker thread
+        (it may); None when the backend has none (network databases)."""
+        return None
+
     @abstractmethod
     def insert(self, table: Table) -> Any:
         """An INSERT that supports ``on_conflict_do_nothing(index_elements=...)``."""
@@ -39,6 +45,10 @@ class Dialect(ABC):
     async def lock_key(self, connection: AsyncConnection, key: str) -> None:
         """Hold a lock named ``key`` until the current transaction ends (serialises writers
         that derive a value from existing rows, like the next script version)."""
+
+    def lock_key_sync(self, connection: Connection, key: str) -> None:
+        """:meth:`lock_key` inside a :meth:`Database.run` transaction body."""
+        return None
 
     @abstractmethod
     def lock_for_migration(self, connection: Connection) -> None:

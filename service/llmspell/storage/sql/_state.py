@@ -7,14 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, delete, func, or_, select, update
 
 from ...core.errors import Conflict, LimitExceeded, ValidationError
 from ..abc import StateRepository
 from ..records import StateRecord, StateWrite
 from ._db import Database, utcnow
-from ._errors import map_db_errors
 from ._pages import check_limit, decode_cursor, encode_cursor
 from ._tables import state_entries
 
@@ -50,6 +48,51 @@ def _check_names(scope: str, key: str) -> None:
         raise ValidationError("state key must be 1 to 512 characters", details={"field": "key"})
 
 
+def _conflict(conn: Connection, scope: str, key: str, expected: int | None, now: datetime) -> Conflict:
+    current = conn.scalar(select(_T.c.version).where(_T.c.scope == scope, _T.c.key == key, _live(now)))
+    found = "absent" if current is None else f"at version {current}"
+    wanted = "absent" if expected == 0 else f"at version {expected}"
+    return Conflict(
+        f"state {scope!r}/{key!r} is {found}, not {wanted}: reload it and retry",
+        details={"scope": scope, "key": key, "expected_version": expected, "current_version": current},
+    )
+
+
+def _delete(conn: Connection, scope: str, key: str, expected: int | None, now: datetime) -> bool:
+    statement = delete(_T).where(_T.c.scope == scope, _T.c.key == key)
+    if expected is not None:
+        if expected == 0:
+            raise ValidationError("expected_version 0 means 'absent': there is nothing to delete")
+        statement = statement.where(_T.c.version == expected, _live(now))
+    deleted = len((conn.execute(statement.returning(_T.c.key))).all()) > 0
+    if not deleted and expected is not None:
+        raise _conflict(conn, scope, key, expected, now)
+    return deleted
+
+
+def _check_quota(
+    conn: Connection,
+    scope: str,
+    now: datetime,
+    max_bytes: int | None,
+    max_keys: int | None,
+) -> None:
+    query = select(func.count(), func.coalesce(func.sum(_T.c.size), 0)).where(_T.c.scope == scope, _live(now))
+    keys, used = conn.execute(query).one()
+    if max_keys is not None and keys > max_keys:
+        raise LimitExceeded(
+            f"state scope {scope!r} would hold {keys} keys, over its quota of {max_keys}: "
+            "delete keys or raise state.max_scope_keys",
+            details={"scope": scope, "keys": keys, "limit": max_keys},
+        )
+    if max_bytes is not None and used > max_bytes:
+        raise LimitExceeded(
+            f"state scope {scope!r} would hold {used} bytes, over its quota of {max_bytes}: "
+            "delete keys or raise state.max_scope_bytes",
+            details={"scope": scope, "bytes": int(used), "limit": max_bytes},
+        )
+
+
 class SQLStateRepository(StateRepository):
     """:class:`StateRepository` over the ``state_entries`` table."""
 
@@ -68,16 +111,12 @@ class SQLStateRepository(StateRepository):
 
     async def get(self, scope: str, key: str) -> StateRecord | None:
         params = {"scope": scope, "key": key, "now": utcnow()}
-        if self._db.dialect.name == "postgresql":
-            # One statement needs no transaction: skipping BEGIN/COMMIT saves two round trips.
-            with map_db_errors(self._db.masked_url):
-                async with self._db.engine.connect() as conn:
-                    auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    row = (await auto.execute(_GET, params)).first()
-        else:
-            async with self._db.read() as conn:
-                row = (await conn.execute(_GET, params)).first()
-        return None if row is None else _record(row)
+
+        def read(conn: Connection) -> StateRecord | None:
+            row = conn.execute(_GET, params).first()
+            return None if row is None else _record(row)
+
+        return await self._db.run(read, write=False, atomic=False)
 
     async def put(
         self,
@@ -118,24 +157,29 @@ class SQLStateRepository(StateRepository):
             _check_names(write.scope, write.key)
         quota = max_scope_bytes is not None or max_scope_keys is not None
         scopes = sorted({write.scope for write in writes})
-        results: list[StateRecord | None] = []
-        async with self._db.write() as conn:
+        lock_key = self._db.dialect.lock_key_sync
+
+        def apply(conn: Connection) -> builtins.list[StateRecord | None]:
+            results: list[StateRecord | None] = []
             if quota:
                 for scope in scopes:  # sorted: concurrent multi-scope writers cannot deadlock
-                    await self._db.dialect.lock_key(conn, f"state-scope:{scope}")
+                    lock_key(conn, f"state-scope:{scope}")
             now = utcnow()
             for write in writes:
                 if write.delete:
-                    await self._delete(conn, write.scope, write.key, write.expected_version, now)
+                    _delete(conn, write.scope, write.key, write.expected_version, now)
                     results.append(None)
                 else:
-                    results.append(await self._write(conn, write, now))
+                    results.append(self._write(conn, write, now))
             if quota:
                 for scope in scopes:
-                    await self._check_quota(conn, scope, now, max_scope_bytes, max_scope_keys)
-        return results
+                    _check_quota(conn, scope, now, max_scope_bytes, max_scope_keys)
+            return results
 
-    async def _write(self, conn: AsyncConnection, write: StateWrite, now: datetime) -> StateRecord:
+        # One statement is atomic by itself: no BEGIN/COMMIT round trips on Postgres.
+        return await self._db.run(apply, write=True, atomic=quota or len(writes) > 1)
+
+    def _write(self, conn: Connection, write: StateWrite, now: datetime) -> StateRecord:
         fields = {
             "value": write.value,
             "schema_version": write.schema_version,
@@ -146,7 +190,7 @@ class SQLStateRepository(StateRepository):
         expected = write.expected_version
         if expected is None:
             bound = {"scope": write.scope, "key": write.key, "version": 1, "created_at": now, **fields}
-            return _record((await conn.execute(self._upsert, bound)).one())
+            return _record(conn.execute(self._upsert, bound).one())
         if expected > 0:
             statement: Any = (
                 update(_T)
@@ -164,65 +208,16 @@ class SQLStateRepository(StateRepository):
                 set_={**fields, "version": _T.c.version + 1, "created_at": now},
                 where=and_(_T.c.expires_at.is_not(None), _T.c.expires_at <= now),
             )
-        row = (await conn.execute(statement.returning(*_T.c))).first()
+        row = conn.execute(statement.returning(*_T.c)).first()
         if row is None:
-            raise await self._conflict(conn, write.scope, write.key, expected, now)
+            raise _conflict(conn, write.scope, write.key, expected, now)
         return _record(row)
 
-    async def _conflict(
-        self, conn: AsyncConnection, scope: str, key: str, expected: int | None, now: datetime
-    ) -> Conflict:
-        current = await conn.scalar(
-            select(_T.c.version).where(_T.c.scope == scope, _T.c.key == key, _live(now))
-        )
-        found = "absent" if current is None else f"at version {current}"
-        wanted = "absent" if expected == 0 else f"at version {expected}"
-        return Conflict(
-            f"state {scope!r}/{key!r} is {found}, not {wanted}: reload it and retry",
-            details={"scope": scope, "key": key, "expected_version": expected, "current_version": current},
-        )
-
-    async def _delete(
-        self, conn: AsyncConnection, scope: str, key: str, expected: int | None, now: datetime
-    ) -> bool:
-        statement = delete(_T).where(_T.c.scope == scope, _T.c.key == key)
-        if expected is not None:
-            if expected == 0:
-                raise ValidationError("expected_version 0 means 'absent': there is nothing to delete")
-            statement = statement.where(_T.c.version == expected, _live(now))
-        deleted = len((await conn.execute(statement.returning(_T.c.key))).all()) > 0
-        if not deleted and expected is not None:
-            raise await self._conflict(conn, scope, key, expected, now)
-        return deleted
-
-    async def _check_quota(
-        self,
-        conn: AsyncConnection,
-        scope: str,
-        now: datetime,
-        max_bytes: int | None,
-        max_keys: int | None,
-    ) -> None:
-        query = select(func.count(), func.coalesce(func.sum(_T.c.size), 0)).where(
-            _T.c.scope == scope, _live(now)
-        )
-        keys, used = (await conn.execute(query)).one()
-        if max_keys is not None and keys > max_keys:
-            raise LimitExceeded(
-                f"state scope {scope!r} would hold {keys} keys, over its quota of {max_keys}: "
-                "delete keys or raise state.max_scope_keys",
-                details={"scope": scope, "keys": keys, "limit": max_keys},
-            )
-        if max_bytes is not None and used > max_bytes:
-            raise LimitExceeded(
-                f"state scope {scope!r} would hold {used} bytes, over its quota of {max_bytes}: "
-                "delete keys or raise state.max_scope_bytes",
-                details={"scope": scope, "bytes": int(used), "limit": max_bytes},
-            )
-
     async def delete(self, scope: str, key: str, expected_version: int | None = None) -> bool:
-        async with self._db.write() as conn:
-            return await self._delete(conn, scope, key, expected_version, utcnow())
+        def apply(conn: Connection) -> bool:
+            return _delete(conn, scope, key, expected_version, utcnow())
+
+        return await self._db.run(apply, write=True, atomic=expected_version is not None)
 
     async def list(
         self,

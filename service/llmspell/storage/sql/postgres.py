@@ -16,6 +16,7 @@ __all__ = ["PostgresDialect"]
 _MIGRATION_LOCK_KEY = 0x6C6C6D7370656C6C
 # First half of the two-part advisory lock keys of lock_key ("llms" in ASCII).
 _KEY_SPACE = 0x6C6C6D73
+_LOCK_KEY = text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))")
 
 
 class PostgresDialect(Dialect):
@@ -24,7 +25,10 @@ class PostgresDialect(Dialect):
     name = "postgresql"
 
     def create_engine(self, url: str) -> AsyncEngine:
-        return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # No pool_pre_ping: it costs a round trip per checkout. A connection the server
+        # dropped fails once, SQLAlchemy then invalidates the pool, and Database.run retries
+        # reads once (pool_recycle keeps connections younger than typical idle timeouts).
+        return create_async_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
 
     def insert(self, table: Table) -> Any:
         return pg_insert(table)
@@ -36,9 +40,10 @@ class PostgresDialect(Dialect):
         return query.with_for_update(skip_locked=True)
 
     async def lock_key(self, connection: AsyncConnection, key: str) -> None:
-        await connection.execute(
-            text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"), {"space": _KEY_SPACE, "key": key}
-        )
+        await connection.execute(_LOCK_KEY, {"space": _KEY_SPACE, "key": key})
+
+    def lock_key_sync(self, connection: Connection, key: str) -> None:
+        connection.execute(_LOCK_KEY, {"space": _KEY_SPACE, "key": key})
 
     def lock_for_migration(self, connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})

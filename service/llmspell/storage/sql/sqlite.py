@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, event
+from sqlalchemy import Connection, Engine, Select, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import SingletonThreadPool
 
 from ...core.errors import ConfigError
 from ._dialect import Dialect
@@ -25,19 +26,38 @@ IMMEDIATE_OPTION = "llmspell_begin_immediate"
 _BUSY_TIMEOUT_MS = 10_000
 
 
-def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy's "begin" event emit BEGIN rather than the driver (which would not
-    # begin before DDL nor let us choose IMMEDIATE).
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    for pragma in (
+def _database_path(url: str) -> Path:
+    database = make_url(url).database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        # Each pooled connection would see its own empty database, and migrations
+        # run on a separate engine: an in-memory store could never be migrated.
+        raise ConfigError(
+            "in-memory SQLite is not supported; give a file path like sqlite+aiosqlite:///llmspell.db"
+        )
+    path = Path(database).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _listen(engine: Engine, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> None:
+    pragmas = (
         "PRAGMA journal_mode=WAL",
-        f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}",
+        f"PRAGMA busy_timeout={busy_timeout_ms}",
         "PRAGMA foreign_keys=ON",
         "PRAGMA synchronous=NORMAL",
-    ):
-        cursor.execute(pragma)
-    cursor.close()
+    )
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN rather than the driver (which would not
+        # begin before DDL nor let us choose IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in pragmas:
+            cursor.execute(pragma)
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", _on_begin)
 
 
 def _on_begin(connection: Connection) -> None:
@@ -52,19 +72,26 @@ class SQLiteDialect(Dialect):
     single_writer = True
 
     def create_engine(self, url: str) -> AsyncEngine:
-        database = make_url(url).database or ""
-        if database in ("", ":memory:") or database.startswith("file:"):
-            # Each pooled connection would see its own empty database, and migrations
-            # run on a separate engine: an in-memory store could never be migrated.
-            raise ConfigError(
-                "in-memory SQLite is not supported; give a file path like sqlite+aiosqlite:///llmspell.db"
-            )
-        path = Path(database).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = _database_path(url)
         engine = create_async_engine(make_url(url).set(database=str(path)))
-        event.listen(engine.sync_engine, "connect", _on_connect)
-        event.listen(engine.sync_engine, "begin", _on_begin)
+        _listen(engine.sync_engine)
         return engine
+
+    def create_inline_engines(self, url: str) -> tuple[Engine, Engine]:
+        sync_url = make_url(url).set(drivername="sqlite+pysqlite", database=str(_database_path(url)))
+
+        def engine(busy_timeout_ms: int) -> Engine:
+            # One connection per thread using the engine; dispose() may close it from another
+            # thread, hence check_same_thread off (each connection is still used by one thread).
+            created = create_engine(
+                sync_url,
+                poolclass=SingletonThreadPool,
+                connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+            )
+            _listen(created, busy_timeout_ms)
+            return created
+
+        return engine(0), engine(_BUSY_TIMEOUT_MS)
 
     def insert(self, table: Table) -> Any:
         return sqlite_insert(table)
