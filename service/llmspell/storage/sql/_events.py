@@ -37,8 +37,7 @@ class SQLEventRepository(EventRepository):
         if not events:
             return
         rows = event_rows(run_id, events)
-        async with self._db.write() as conn:
-            await conn.execute(insert(run_events), rows)
+        await self._db.run(lambda conn: conn.execute(insert(run_events), rows), write=True, atomic=False)
 
     async def list(self, run_id: str, after_seq: int = 0, limit: int = 1000) -> list[RunEventRecord]:
         if limit < 1:
@@ -49,11 +48,9 @@ class SQLEventRepository(EventRepository):
             .order_by(run_events.c.seq)
             .limit(limit)
         )
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._db.run(lambda conn: conn.execute(query).all(), write=False, atomic=False)
         return [RunEventRecord(**row._mapping) for row in rows]
 
     async def last_seq(self, run_id: str) -> int:
         query = select(func.coalesce(func.max(run_events.c.seq), 0)).where(run_events.c.run_id == run_id)
-        async with self._db.read() as conn:
-            return int(await conn.scalar(query) or 0)
+        return int(await self._db.run(lambda conn: conn.scalar(query), write=False, atomic=False) or 0)

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
 
 from ...core.errors import NotFound, ValidationError
 from ..abc import RunRepository
@@ -78,8 +77,8 @@ def _run_values(spec: RunSpec, now: datetime, worker_id: str | None, lease_s: fl
     return values
 
 
-async def insert_run(
-    conn: AsyncConnection,
+def insert_run(
+    conn: Connection,
     dialect: Dialect,
     spec: RunSpec,
     *,
@@ -93,10 +92,10 @@ async def insert_run(
     if spec.idempotency_key is not None:
         # Losers of a concurrent race wait for the winner's commit, insert nothing, then read it.
         statement = statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
-    row = (await conn.execute(statement.returning(*runs.c))).first()
+    row = conn.execute(statement.returning(*runs.c)).first()
     if row is None:
         query = select(runs).where(runs.c.idempotency_key == spec.idempotency_key)
-        row = (await conn.execute(query)).one()
+        row = conn.execute(query).one()
     return run_record(row)
 
 
@@ -118,8 +117,12 @@ class SQLRunRepository(RunRepository):
     async def create(
         self, spec: RunSpec, *, worker_id: str | None = None, lease_s: float = 30.0
     ) -> RunRecord:
-        async with self._db.write() as conn:
-            return await insert_run(conn, self._db.dialect, spec, worker_id=worker_id, lease_s=lease_s)
+        dialect = self._db.dialect
+
+        def apply(conn: Connection) -> RunRecord:
+            return insert_run(conn, dialect, spec, worker_id=worker_id, lease_s=lease_s)
+
+        return await self._db.run(apply, write=True, atomic=spec.idempotency_key is not None)
 
     async def create_many(
         self, specs: Sequence[RunSpec], *, worker_id: str | None = None, lease_s: float = 30.0
@@ -127,27 +130,28 @@ class SQLRunRepository(RunRepository):
         now = utcnow()
         plain = [i for i, spec in enumerate(specs) if spec.idempotency_key is None]
         rows = [_run_values(specs[i], now, worker_id, lease_s) for i in plain]
-        records: dict[int, RunRecord] = {}
-        async with self._db.write() as conn:
+        dialect = self._db.dialect
+
+        def apply(conn: Connection) -> builtins.list[RunRecord]:
+            records: dict[int, RunRecord] = {}
             if rows:
                 # One multi-row INSERT ... RETURNING for the whole batch.
                 # Rows come back in any order; ids are made here, so match them by id
                 # (asking for parameter order makes SQLAlchemy insert row by row).
                 inserted = {
-                    row.id: run_record(row)
-                    for row in await conn.execute(insert(runs).returning(*runs.c), rows)
+                    row.id: run_record(row) for row in conn.execute(insert(runs).returning(*runs.c), rows)
                 }
                 records.update((i, inserted[values["id"]]) for i, values in zip(plain, rows, strict=True))
             for i, spec in enumerate(specs):
                 if i not in records:
-                    records[i] = await insert_run(
-                        conn, self._db.dialect, spec, worker_id=worker_id, lease_s=lease_s
-                    )
-        return [records[i] for i in range(len(specs))]
+                    records[i] = insert_run(conn, dialect, spec, worker_id=worker_id, lease_s=lease_s)
+            return [records[i] for i in range(len(specs))]
+
+        return await self._db.run(apply, write=True)
 
     async def get(self, run_id: str) -> RunRecord:
-        async with self._db.read() as conn:
-            row = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
+        query = select(runs).where(runs.c.id == run_id)
+        row = await self._db.run(lambda conn: conn.execute(query).first(), write=False, atomic=False)
         if row is None:
             raise NotFound.named("run", run_id)
         return run_record(row)
@@ -179,8 +183,7 @@ class SQLRunRepository(RunRepository):
                 or_(runs.c.created_at < stamp, and_(runs.c.created_at == stamp, runs.c.id < after_id))
             )
         query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit + 1)
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._db.run(lambda conn: conn.execute(query).all(), write=False, atomic=False)
         records = [run_record(row) for row in rows[:limit]]
         last = records[-1] if records else None
         next_cursor = encode_cursor(last.created_at, last.id) if last and len(rows) > limit else None
@@ -211,8 +214,7 @@ class SQLRunRepository(RunRepository):
             )
             .returning(*runs.c)
         )
-        async with self._db.write() as conn:
-            rows = (await conn.execute(statement)).all()
+        rows = await self._db.run(lambda conn: conn.execute(statement).all(), write=True, atomic=False)
         return sorted((run_record(row) for row in rows), key=lambda r: (r.created_at, r.id))
 
     async def renew_leases(self, worker_id: str, run_ids: Sequence[str], lease_s: float) -> set[str]:
@@ -224,8 +226,9 @@ class SQLRunRepository(RunRepository):
             .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
             .returning(runs.c.id)
         )
-        async with self._db.write() as conn:
-            return set((await conn.execute(statement)).scalars())
+        return await self._db.run(
+            lambda conn: set(conn.execute(statement).scalars()), write=True, atomic=False
+        )
 
     async def finish(
         self,
@@ -277,10 +280,13 @@ class SQLRunRepository(RunRepository):
                 }
             )
         events = [row for _, finish in items for row in event_rows(finish.run_id, finish.events)]
-        async with self._db.write() as conn:
-            await conn.execute(insert(runs), rows)
+
+        def apply(conn: Connection) -> None:
+            conn.execute(insert(runs), rows)
             if events:
-                await conn.execute(insert(run_events), events)
+                conn.execute(insert(run_events), events)
+
+        await self._db.run(apply, write=True)
 
     async def finish_many(self, finishes: Sequence[RunFinish]) -> builtins.list[bool]:
         for finish in finishes:
@@ -292,8 +298,9 @@ class SQLRunRepository(RunRepository):
         ids = [finish.run_id for finish in finishes]
         owned = select(runs.c.id, runs.c.worker_id).where(runs.c.id.in_(ids), _RUNNING)
         owned = self._db.dialect.lock_rows(owned)
-        async with self._db.write() as conn:
-            holders = {row.id: row.worker_id for row in (await conn.execute(owned)).all()}
+
+        def apply(conn: Connection) -> builtins.list[bool]:
+            holders = {row.id: row.worker_id for row in conn.execute(owned).all()}
             done = [holders.get(finish.run_id) == finish.worker_id for finish in finishes]
             updates = [
                 {
@@ -323,7 +330,7 @@ class SQLRunRepository(RunRepository):
                         lease_expires_at=None,
                     )
                 )
-                await conn.execute(statement, updates)
+                conn.execute(statement, updates)
             rows = [
                 row
                 for finish, ok in zip(finishes, done, strict=True)
@@ -331,8 +338,10 @@ class SQLRunRepository(RunRepository):
                 for row in event_rows(finish.run_id, finish.events)
             ]
             if rows:
-                await conn.execute(insert(run_events), rows)
-        return done
+                conn.execute(insert(run_events), rows)
+            return done
+
+        return await self._db.run(apply, write=True)
 
     async def request_cancel(self, run_id: str) -> RunRecord:
         now = utcnow()
@@ -350,12 +359,15 @@ class SQLRunRepository(RunRepository):
         flag_running = (
             update(runs).where(runs.c.id == run_id, _RUNNING).values(cancel_requested=True).returning(*runs.c)
         )
-        async with self._db.write() as conn:
-            row = (await conn.execute(cancel_queued)).first()
-            if row is None:
-                row = (await conn.execute(flag_running)).first()
-            if row is None:
-                row = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
+
+        def apply(conn: Connection) -> Row[Any] | None:
+            for statement in (cancel_queued, flag_running, select(runs).where(runs.c.id == run_id)):
+                row: Row[Any] | None = conn.execute(statement).first()
+                if row is not None:
+                    return row
+            return None
+
+        row = await self._db.run(apply, write=True)
         if row is None:
             raise NotFound.named("run", run_id)
         return run_record(row)
@@ -364,8 +376,7 @@ class SQLRunRepository(RunRepository):
         if not run_ids:
             return set()
         query = select(runs.c.id).where(runs.c.id.in_(list(run_ids)), _RUNNING, runs.c.cancel_requested)
-        async with self._db.read() as conn:
-            return set((await conn.execute(query)).scalars())
+        return await self._db.run(lambda conn: set(conn.execute(query).scalars()), write=False, atomic=False)
 
     async def recover_expired(self, now: datetime) -> tuple[builtins.list[str], builtins.list[str]]:
         expired = and_(_RUNNING, runs.c.lease_expires_at < now)
@@ -392,11 +403,14 @@ class SQLRunRepository(RunRepository):
             .values(status="failed", finished_at=now, lease_expires_at=None, error=_lease_lost_error(now))
             .returning(runs.c.id)
         )
-        async with self._db.write() as conn:
-            finished = list((await conn.execute(finished_as_cancelled)).scalars())
-            requeued = list((await conn.execute(requeue)).scalars())
-            finished += (await conn.execute(fail)).scalars()
-        return sorted(requeued), sorted(finished)
+
+        def apply(conn: Connection) -> tuple[builtins.list[str], builtins.list[str]]:
+            finished = list(conn.execute(finished_as_cancelled).scalars())
+            requeued = list(conn.execute(requeue).scalars())
+            finished += conn.execute(fail).scalars()
+            return sorted(requeued), sorted(finished)
+
+        return await self._db.run(apply, write=True)
 
     async def release(self, worker_id: str, run_ids: Sequence[str]) -> builtins.list[str]:
         if not run_ids:
@@ -413,13 +427,13 @@ class SQLRunRepository(RunRepository):
             )
             .returning(runs.c.id)
         )
-        async with self._db.write() as conn:
-            return sorted((await conn.execute(statement)).scalars())
+        return await self._db.run(
+            lambda conn: sorted(conn.execute(statement).scalars()), write=True, atomic=False
+        )
 
     async def count_by_status(self) -> dict[RunStatus, int]:
         query = select(runs.c.status, func.count()).group_by(runs.c.status)
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._db.run(lambda conn: conn.execute(query).all(), write=False, atomic=False)
         counts: dict[RunStatus, int] = dict.fromkeys(RUN_STATUSES, 0)
         for status, count in rows:
             counts[status] = int(count)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Row, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, delete, insert, or_, select, update
 
 from ...core.errors import Conflict, NotFound, ValidationError
 from ..abc import FireRepository, ScheduleRepository
@@ -260,21 +260,25 @@ class SQLFireRepository(FireRepository):
             .on_conflict_do_nothing(index_elements=["schedule_id", "fire_time"])
             .returning(schedule_fires.c.id)
         )
-        async with self._db.write() as conn:
-            if (await conn.execute(statement)).first() is None:
+        dialect = self._db.dialect
+        if run is not None and run.schedule_id is None:
+            run = dataclasses.replace(run, schedule_id=schedule_id, fire_time=fire_time)
+
+        def apply(conn: Connection) -> FireRecord | None:
+            if conn.execute(statement).first() is None:
                 return None
             if run is not None:
-                if run.schedule_id is None:
-                    run = dataclasses.replace(run, schedule_id=schedule_id, fire_time=fire_time)
-                created = await insert_run(conn, self._db.dialect, run)
+                created = insert_run(conn, dialect, run)
                 values["run_id"] = created.id
                 link = (
                     update(schedule_fires)
                     .where(schedule_fires.c.id == values["id"])
                     .values(run_id=created.id)
                 )
-                await conn.execute(link)
-        return FireRecord(**values)
+                conn.execute(link)
+            return FireRecord(**values)
+
+        return await self._db.run(apply, write=True)
 
     async def set_run(self, fire_id: str, run_id: str) -> None:
         statement = (
