@@ -894,6 +894,7 @@ async def test_reflection_lists_the_services(env: Env) -> None:
         "llmspell.v1.Schedules",
         "llmspell.v1.Tools",
         "llmspell.v1.Agents",
+        "llmspell.v1.Sessions",
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     }

@@ -7,11 +7,13 @@ PostgreSQL concurrent upgrades from several replicas are serialised by an adviso
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from ..core.errors import StorageError
 from ._url import load_dialect, normalize_url
 
 if TYPE_CHECKING:
@@ -40,19 +42,47 @@ def _config() -> Config:
     return config
 
 
+_REVISION = re.compile(r"^revision\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(?:None|[\"']([^\"']+)[\"'])", re.MULTILINE)
+
+
 @lru_cache(maxsize=1)
 def head_revision() -> str | None:
-    """The newest revision shipped with this version of llmspell."""
-    from alembic.script import ScriptDirectory
+    """The newest revision shipped with this version of llmspell.
+
+    Read from the scripts' ``revision``/``down_revision`` lines: importing alembic costs
+    more than the daemon's whole start-up budget allows when nothing needs migrating.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        revision, parent = _REVISION.search(text), _DOWN_REVISION.search(text)
+        if revision is None or parent is None:
+            continue
+        revisions.add(revision.group(1))
+        if parent.group(1):
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    if len(heads) == 1:
+        return heads.pop()
+    from alembic.script import ScriptDirectory  # not a simple chain: let alembic decide
 
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 def current_revision(connection: Connection) -> str | None:
     """The revision a database is at (None when never migrated), on a sync connection."""
-    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect, text
 
-    return MigrationContext.configure(connection).get_current_revision()
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(versions) > 1:
+        raise StorageError(
+            f"the database has several schema heads ({', '.join(versions)}); run llmspell db upgrade"
+        )
+    return versions[0] if versions else None
 
 
 async def _run(url: str, action: Callable[[Connection], _T]) -> _T:
@@ -86,7 +116,17 @@ async def upgrade(url: str, revision: str = "head") -> str | None:
 
     Raises StorageError when the database is unreachable, ConfigError for a bad URL.
     """
-    return await _run(url, _command("upgrade", revision, normalize_url(url)))
+    migrate = _command("upgrade", revision, normalize_url(url))
+    if revision != "head":
+        return await _run(url, migrate)
+    head = head_revision()
+
+    def upgrade_unless_current(connection: Connection) -> str | None:
+        # The common start-up case (already at head) then needs no alembic at all.
+        at = current_revision(connection)
+        return at if at == head else migrate(connection)
+
+    return await _run(url, upgrade_unless_current)
 
 
 async def downgrade(url: str, revision: str) -> str | None:

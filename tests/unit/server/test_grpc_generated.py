@@ -54,4 +54,5 @@ def test_public_surface() -> None:
         "llmspell.v1.Schedules",
         "llmspell.v1.Tools",
         "llmspell.v1.Agents",
+        "llmspell.v1.Sessions",
     )

@@ -1,9 +1,10 @@
 """Start and stop the daemon's gRPC server (grpc.aio).
 
-Serves ``llmspell.v1.Runs``, ``Scripts``, ``Schedules``, ``Tools`` and ``Agents`` (over the
-daemon's stored agents), the standard ``grpc.health.v1.Health`` (SERVING for ``""`` and each
-service) and server reflection. Graceful shutdown: :func:`stop_grpc_server` first reports NOT_SERVING, so
-load balancers drain the replica, then lets in-flight calls finish within the grace.
+Serves ``llmspell.v1.Runs``, ``Scripts``, ``Schedules``, ``Tools``, ``Agents`` (over the
+daemon's stored agents) and ``Sessions`` (over its persistence services), the standard
+``grpc.health.v1.Health`` (SERVING for ``""`` and each service) and server reflection.
+Graceful shutdown: :func:`stop_grpc_server` first reports NOT_SERVING, so load balancers
+drain the replica, then lets in-flight calls finish within the grace.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ._boundary import Servicer
 from ._runs import RunsServicer
 from ._schedules import SchedulesServicer
 from ._scripts import ScriptsServicer
+from ._sessions import SessionsServicer
 from ._tools import ToolsServicer
 from .gen.llmspell.v1 import (
     agents_pb2_grpc,
@@ -32,6 +34,7 @@ from .gen.llmspell.v1 import (
     runs_pb2_grpc,
     schedules_pb2_grpc,
     scripts_pb2_grpc,
+    sessions_pb2_grpc,
     tools_pb2_grpc,
 )
 
@@ -39,7 +42,7 @@ __all__ = ["SERVICE_NAMES", "bound_port", "set_serving", "start_grpc_server", "s
 
 _PACKAGE = runs_pb2.DESCRIPTOR.package
 SERVICE_NAMES: tuple[str, ...] = tuple(
-    f"{_PACKAGE}.{name}" for name in ("Runs", "Scripts", "Schedules", "Tools", "Agents")
+    f"{_PACKAGE}.{name}" for name in ("Runs", "Scripts", "Schedules", "Tools", "Agents", "Sessions")
 )
 """The llmspell services this server registers."""
 
@@ -49,6 +52,7 @@ _SERVICERS: tuple[tuple[Callable[[Any, grpc.aio.Server], None], type[Servicer]],
     (schedules_pb2_grpc.add_SchedulesServicer_to_server, SchedulesServicer),
     (tools_pb2_grpc.add_ToolsServicer_to_server, ToolsServicer),
     (agents_pb2_grpc.add_AgentsServicer_to_server, AgentsServicer),
+    (sessions_pb2_grpc.add_SessionsServicer_to_server, SessionsServicer),
 )
 
 
