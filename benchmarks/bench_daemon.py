@@ -31,15 +31,21 @@ SECONDS = 8.0
 
 
 def bench_startup(tmp: Path) -> None:
-    times = []
+    first, again = [], []
     for i in range(3):
-        process, _url, ready_s = start_daemon(tmp / f"start-{i}")
-        times.append(ready_s * 1000)
+        process, _url, ready_s = start_daemon(tmp / f"start-{i}")  # a new database: migrated first
+        first.append(ready_s * 1000)
+        stop(process)
+        process, _url, ready_s = start_daemon(tmp / f"start-{i}")  # the usual start: schema current
+        again.append(ready_s * 1000)
         stop(process)
     table(
         "Daemon start to /ready (SQLite)",
-        ["runs", "median ms", "max ms", "target"],
-        [[len(times), median(times), max(times), "<= 1000 ms"]],
+        ["start", "runs", "median ms", "max ms", "target"],
+        [
+            ["existing database (restart)", len(again), median(again), max(again), "<= 1000 ms"],
+            ["new database (creates the schema)", len(first), median(first), max(first), ""],
+        ],
     )
 
 
