@@ -7,7 +7,7 @@ from .composite import CompositeAgent, DelegateAgent, PipelineAgent, Router
 from .definition import AGENT_TYPES, config_from_definition, normalize_definition, public_definition
 from .lifecycle import TRANSITIONS, Lifecycle
 from .llm_agent import AgentConfig, LLMAgent
-from .registry import AgentRegistry, agent_info, capabilities_of
+from .registry import AgentRegistry, agent_info, capabilities_of, shutdown_agent
 
 __all__ = [
     "AGENT_TYPES",
@@ -26,4 +26,5 @@ __all__ = [
     "config_from_definition",
     "normalize_definition",
     "public_definition",
+    "shutdown_agent",
 ]

@@ -274,6 +274,7 @@ class LLMAgent(Agent):
     ) -> AgentOutput:
         """:meth:`execute` between the agent hook points (data: ``{agent, input={text, parameters}}``)."""
         from ..hooks._around import around
+        from ..hooks._fire import observed, watching
 
         component = ("agent", self.name)
         if self._model is None:
@@ -295,7 +296,7 @@ class LLMAgent(Agent):
             return outputs[-1].to_dict()
 
         data = {"agent": self.name, "input": {"text": request.text, "parameters": dict(request.parameters)}}
-        result = await around(
+        execution = around(
             hooks,
             ctx,
             component=component,
@@ -303,6 +304,7 @@ class LLMAgent(Agent):
             data=data,
             call=call,
         )
+        result = await (observed(hooks, ctx, component, execution) if watching(hooks) else execution)
         base = outputs[-1] if outputs else AgentOutput(text="", model=self.spec.label)
         if outputs and result == base.to_dict():
             return base
@@ -328,8 +330,14 @@ class LLMAgent(Agent):
         """
         request = self._chat_request(run)
         hooks = hooks_for(ctx)
-        if hooks is None or not (hooks.chain("BeforeLLMRequest") or hooks.chain("AfterLLMRequest")):
+        if hooks is None:
             return await self.chat_model.complete(request)
+        from ..hooks._fire import observed, watching
+
+        component = ("llm", self.spec.label)
+        if not (hooks.chain("BeforeLLMRequest") or hooks.chain("AfterLLMRequest")):
+            answer = self.chat_model.complete(request)
+            return await (observed(hooks, ctx, component, answer) if watching(hooks) else answer)
         from ..hooks._around import around
 
         responses: list[ChatResponse] = []
@@ -344,14 +352,15 @@ class LLMAgent(Agent):
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
         }
-        result = await around(
+        request_call = around(
             hooks,
             ctx,
-            component=("llm", self.spec.label),
+            component=component,
             points=("BeforeLLMRequest", "AfterLLMRequest", ""),
             data=data,
             call=call,
         )
+        result = await (observed(hooks, ctx, component, request_call) if watching(hooks) else request_call)
         last = responses[-1] if responses else None
         if last is not None and isinstance(result, dict) and result.get("text") == last.text:
             return last
@@ -452,7 +461,12 @@ class LLMAgent(Agent):
             raise LimitExceeded(
                 f"agent {self.name!r} reached its limit of {limit} tool calls in one request: raise "
                 "max_tool_calls or ask for less",
-                details={"limit": limit, "agent": self.name, "tool_calls": len(run.records)},
+                details={
+                    "resource": "tool_calls",
+                    "limit": limit,
+                    "agent": self.name,
+                    "tool_calls": len(run.records),
+                },
             )
         results = await self._guard(
             run_tool_calls(response.tool_calls, run.by_wire, self._tools, ctx), ctx, run

@@ -10,19 +10,74 @@ declared when the agent was registered.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core.abc import BaseAgent
-from ..core.errors import Conflict, NotFound, ValidationError
+from ..core.errors import Conflict, LLMSpellError, NotFound, ValidationError
 from .composite import CompositeAgent
 from .llm_agent import AgentConfig, LLMAgent
 
 if TYPE_CHECKING:
     from ..core.config import Settings
+    from ..core.context import ExecutionContext
     from .abc import ToolProvider
 
-__all__ = ["AgentRegistry", "agent_info", "capabilities_of"]
+__all__ = ["AgentRegistry", "agent_info", "capabilities_of", "shutdown_agent"]
+
+log = logging.getLogger("llmspell.agents")
+
+
+def _terminate(agent: BaseAgent) -> None:
+    terminate = getattr(agent, "terminate", None)
+    if callable(terminate) and getattr(agent, "state", None) != "terminated":
+        terminate()
+
+
+async def shutdown_agent(
+    agent: BaseAgent | str,
+    ctx: ExecutionContext | None,
+    *,
+    reason: str,
+    close: Callable[[], Awaitable[object]] | None = None,
+) -> None:
+    """Shut ``agent`` down between BeforeAgentShutdown and AfterAgentShutdown.
+
+    ``agent`` is a live agent (terminated when it has a lifecycle) or the name of a stored
+    definition (``close`` does the work: deleting or replacing it). Hooks are ``ctx``'s (the
+    process's without a ctx); data ``{agent, reason, state}`` (``state`` of a definition is
+    ``"stored"``). AfterAgentShutdown only observes.
+
+    Raises:
+        HookCancelled: a BeforeAgentShutdown hook refused; the agent is left as it was.
+    """
+    from ..hooks.registry import hooks_for, process_hooks
+
+    hooks = hooks_for(ctx) if ctx is not None else (process_hooks() if process_hooks().live else None)
+
+    async def finish() -> None:
+        if close is not None:
+            await close()
+        elif isinstance(agent, BaseAgent):
+            _terminate(agent)
+
+    if hooks is None:
+        await finish()
+        return
+    name = agent if isinstance(agent, str) else agent.name
+    component = ("agent", name)
+
+    def state() -> str:
+        return "stored" if isinstance(agent, str) else str(getattr(agent, "state", "ready"))
+
+    data = {"agent": name, "reason": reason, "state": state()}
+    if hooks.chain("BeforeAgentShutdown"):
+        await hooks.run("BeforeAgentShutdown", component, data, ctx)
+    await finish()
+    from ..hooks._fire import observe
+
+    await observe(hooks, "AfterAgentShutdown", component, {**data, "state": state()}, ctx)
 
 
 def capabilities_of(
@@ -166,10 +221,38 @@ class AgentRegistry:
         if agent is None:
             raise NotFound.named("agent", name)
         self._declared.pop(name, None)
-        terminate = getattr(agent, "terminate", None)
-        if callable(terminate) and getattr(agent, "state", None) != "terminated":
-            terminate()
+        _terminate(agent)
         return agent
+
+    async def shutdown(
+        self, name: str, ctx: ExecutionContext | None, *, reason: str = "deleted"
+    ) -> BaseAgent:
+        """:meth:`delete` between the agent shutdown hook points (see :func:`shutdown_agent`).
+
+        Raises:
+            NotFound: no such agent.
+            HookCancelled: a BeforeAgentShutdown hook refused; the agent stays registered.
+        """
+        agent = self.get(name)
+        await shutdown_agent(agent, ctx, reason=reason)
+        if self._agents.get(name) is agent:
+            self._agents.pop(name)
+            self._declared.pop(name, None)
+        return agent
+
+    async def aclose(self, ctx: ExecutionContext | None, *, reason: str = "run_end") -> None:
+        """Shut every agent down (the owner is ending) and empty the registry.
+
+        Hook failures and refusals are logged: the agents go away with their owner anyway.
+        """
+        agents, self._agents = list(self._agents.values()), {}
+        self._declared = {}
+        for agent in agents:
+            try:
+                await shutdown_agent(agent, ctx, reason=reason)
+            except LLMSpellError as exc:
+                log.info("shutting agent %r down at %s: %s", agent.name, reason, exc)
+                _terminate(agent)
 
     def __contains__(self, name: object) -> bool:
         return name in self._agents

@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
         from ..core.config import load_settings
         from ..core.errors import LLMSpellError
         from ..server.serve import serve as run_daemon
+        from ..server.serve import use_event_loop
 
         try:
             settings = load_settings()
@@ -55,6 +56,7 @@ def register(app: typer.Typer) -> None:
             if redis_url:
                 updates["redis_url"] = redis_url
             settings = settings.model_copy(update=updates)
+            use_event_loop(settings.server.event_loop)
             asyncio.run(run_daemon(settings, migrate=not no_migrate))
         except LLMSpellError as exc:
             fail(exc)

@@ -75,6 +75,18 @@ class LimitsConfig(BaseModel):
     instruction_budget: int | None = _DEFAULT_LIMITS.instruction_budget
     output_bytes: int | None = _DEFAULT_LIMITS.output_bytes
     max_tool_calls: int = _DEFAULT_LIMITS.max_tool_calls
+    slow_call_ms: float | None = Field(
+        default=_DEFAULT_LIMITS.slow_call_ms,
+        description="A tool, agent, LLM or workflow-step call slower than this (ms) fires the "
+        "PerformanceThresholdExceeded hook point; unset: never.",
+    )
+    memory_high_fraction: float | None = Field(
+        default=_DEFAULT_LIMITS.memory_high_fraction,
+        gt=0,
+        le=1,
+        description="Share of memory_mb past which a run's script memory fires the MemoryUsageHigh "
+        "hook point; unset: never.",
+    )
 
     def to_limits(self) -> Limits:
         return Limits(
@@ -83,6 +95,8 @@ class LimitsConfig(BaseModel):
             instruction_budget=self.instruction_budget,
             output_bytes=self.output_bytes,
             max_tool_calls=self.max_tool_calls,
+            slow_call_ms=self.slow_call_ms,
+            memory_high_fraction=self.memory_high_fraction,
         )
 
 
@@ -117,6 +131,14 @@ class ServerConfig(BaseModel):
     max_concurrent_runs: int = 1000
     shutdown_grace_s: float = 20.0
     public_paths: list[str] = Field(default_factory=lambda: ["/health", "/ready", "/metrics"])
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"  # auto: uvloop when installed
+    proxy_headers: bool = False  # trust X-Forwarded-For/-Proto (behind a reverse proxy)
+    rss_high_mb: float | None = Field(
+        default=None,
+        gt=0,
+        description="Resident memory of the daemon (MiB) past which the MemoryUsageHigh hook point "
+        "fires (checked every 5 s); unset: never.",
+    )
 
 
 class StateConfig(BaseModel):

@@ -63,7 +63,11 @@ class CancelToken:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Limits:
-    """Per-run limits. ``None`` means unlimited."""
+    """Per-run limits. ``None`` means unlimited.
+
+    ``slow_call_ms`` and ``memory_high_fraction`` are warning marks, not limits: past them
+    the ``PerformanceThresholdExceeded`` / ``MemoryUsageHigh`` hook points fire (None: never).
+    """
 
     timeout_s: float | None = 30.0
     memory_mb: int | None = 64
@@ -71,6 +75,8 @@ class Limits:
     output_bytes: int | None = 1_000_000
     max_string_bytes: int = 16_000_000
     max_tool_calls: int = 16
+    slow_call_ms: float | None = 5000.0
+    memory_high_fraction: float | None = 0.8
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

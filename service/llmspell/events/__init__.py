@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 from .abc import EventBus, Overflow, RunEvent, RunEventHub, Subscription, UniversalEvent
-from .bus import open_event_bus, process_bus, publish_event, set_process_bus
+from .bus import emit, open_event_bus, process_bus, publish_event, set_process_bus
 
 __all__ = [
     "EventBus",
@@ -15,6 +15,7 @@ __all__ = [
     "RunEventHub",
     "Subscription",
     "UniversalEvent",
+    "emit",
     "open_event_bus",
     "open_run_hub",
     "process_bus",

@@ -10,25 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import Cancelled, LLMSpellError, ValidationError
-from .abc import HookResult
+from .abc import HookContext, HookResult
 from .cache import result_cache
 
 if TYPE_CHECKING:
     from ..core.context import ExecutionContext
-    from .registry import HookRegistry
+    from .registry import HookRegistry, RegisteredHook
 
-__all__ = ["around"]
+__all__ = ["UNFIRED", "around", "run_around"]
 
 log = logging.getLogger("llmspell.hooks")
 
 Call = Callable[[dict[str, Any]], Awaitable[Any]]
+UNFIRED: Any = object()  # run_around: the before point is still to fire
 
 
-async def around(
+def around(
     registry: HookRegistry,
     ctx: ExecutionContext,
     *,
@@ -37,8 +38,8 @@ async def around(
     data: dict[str, Any],
     call: Call,
     redirect: Callable[[str], Call] | None = None,
-) -> Any:
-    """Fire ``points`` = (before, after, error) around ``call(data)``.
+) -> Coroutine[Any, Any, Any]:
+    """Fire ``points`` = (before, after, error) around ``call(data)``; await the result.
 
     - before: ``modified`` changes ``data``; ``replace`` returns ``result`` without
       calling; ``redirect`` calls ``redirect(target)`` instead; ``cache`` answers from the
@@ -48,42 +49,71 @@ async def around(
     - error (data + ``error``): ``replace`` recovers with ``result``; ``retry`` calls again;
       otherwise the error propagates.
 
+    Points with no hook cost one cached lookup for the three (pass the same ``points``
+    tuple each time); chains of synchronous hooks run without creating a coroutine (as
+    :meth:`HookRegistry.dispatch`).
+
     Raises:
         HookCancelled: a hook answered ``cancel``.
     """
+    return run_around(registry, ctx, component, points, registry.chains(points), data, call, redirect)
+
+
+async def run_around(
+    registry: HookRegistry,
+    ctx: ExecutionContext,
+    component: tuple[str, str],
+    points: tuple[str, str, str],
+    chains: tuple[tuple[RegisteredHook, ...], ...],
+    data: dict[str, Any],
+    call: Call,
+    redirect: Callable[[str], Call] | None,
+    fired: Any = UNFIRED,
+) -> Any:
+    """:func:`around` with the points' chains already looked up (``registry.chains(points)``).
+
+    ``fired``: what :meth:`HookRegistry.dispatch` answered for the before point when the
+    caller fired it already (a caller with only before hooks calls directly when they all
+    continue, and hands over the rest).
+    """
     before, after, error = points
-    chain = registry.chain
-    if not chain(before):
-        pre: HookResult = HookResult("continue", data)
-    else:
-        pre = await registry.run(before, component, data, ctx)
-    kind = pre.kind
-    if kind == "replace":
-        return pre.result
-    if pre.data is not data:
-        if not isinstance(pre.data, dict):
-            raise ValidationError(
-                f"a {before} hook must keep the data a table, got {type(pre.data).__name__}"
-            )
-        data = pre.data
+    hooks, after_hooks = chains[0], chains[1]
+    correlation_id, run_id = ctx.correlation_id, ctx.run_id
+    if fired is UNFIRED:
+        fired = (
+            registry._fire(hooks, HookContext(before, component, data, correlation_id, run_id, 1, ctx))
+            if hooks
+            else None
+        )
+    pre: HookResult | None = fired if fired is None or isinstance(fired, HookResult) else await fired
     runner = call
-    if kind == "redirect":
-        if redirect is None:
-            raise ValidationError(f"{component[0]} calls cannot be redirected (hook at {before})")
-        runner = redirect(pre.target)
     cache_key = ""
-    if kind == "cache":
-        cache_key = f"{component[0]}:{component[1]}:{pre.key}"
-        hit, value = result_cache().get(cache_key)
-        if hit:
-            return value
     forks: list[asyncio.Task[Any]] = []
-    if kind == "fork":
-        forks = [
-            asyncio.ensure_future(_quiet(runner, dict(branch)))
-            for branch in pre.branches
-            if isinstance(branch, dict)
-        ]
+    if pre is not None:
+        kind = pre.kind
+        if kind == "replace":
+            return pre.result
+        if pre.data is not data:
+            if not isinstance(pre.data, dict):
+                raise ValidationError(
+                    f"a {before} hook must keep the data a table, got {type(pre.data).__name__}"
+                )
+            data = pre.data
+        if kind == "redirect":
+            if redirect is None:
+                raise ValidationError(f"{component[0]} calls cannot be redirected (hook at {before})")
+            runner = redirect(pre.target)
+        elif kind == "cache":
+            cache_key = f"{component[0]}:{component[1]}:{pre.key}"
+            hit, value = result_cache().get(cache_key)
+            if hit:
+                return value
+        elif kind == "fork":
+            forks = [
+                asyncio.ensure_future(_quiet(runner, dict(branch)))
+                for branch in pre.branches
+                if isinstance(branch, dict)
+            ]
     attempt = 1
     try:
         while True:
@@ -92,28 +122,30 @@ async def around(
             except (Cancelled, asyncio.CancelledError):
                 raise
             except LLMSpellError as exc:
-                outcome = await registry.run(
-                    error, component, {**data, "error": exc.to_dict()}, ctx, attempt=attempt
-                )
+                failed = {**data, "error": exc.to_dict()}
+                outcome = await registry.run(error, component, failed, ctx, attempt=attempt)
                 if outcome.kind == "replace":
                     return outcome.result
                 if outcome.kind == "retry" and attempt < outcome.max_attempts:
                     attempt = await _backoff(attempt, outcome.delay_ms)
                     continue
                 raise
-            if not chain(after):
-                if cache_key:
-                    result_cache().put(cache_key, result, pre.ttl_s)
-                return result
-            post = await registry.run(after, component, {**data, "result": result}, ctx, attempt=attempt)
-            if post.kind == "modified" and isinstance(post.data, dict):
-                result = post.data.get("result")
-            elif post.kind == "replace":
-                result = post.result
-            elif post.kind == "retry" and attempt < post.max_attempts:
-                attempt = await _backoff(attempt, post.delay_ms)
-                continue
-            if cache_key:
+            if after_hooks:
+                hctx = HookContext(
+                    after, component, {**data, "result": result}, correlation_id, run_id, attempt, ctx
+                )
+                fired = registry._fire(after_hooks, hctx)
+                post = fired if fired is None or isinstance(fired, HookResult) else await fired
+                if post is None:
+                    pass
+                elif post.kind == "modified" and isinstance(post.data, dict):
+                    result = post.data.get("result")
+                elif post.kind == "replace":
+                    result = post.result
+                elif post.kind == "retry" and attempt < post.max_attempts:
+                    attempt = await _backoff(attempt, post.delay_ms)
+                    continue
+            if pre is not None and cache_key:
                 result_cache().put(cache_key, result, pre.ttl_s)
             return result
     finally:

@@ -45,9 +45,12 @@ class HookCancelled(LLMSpellError):
     code: ClassVar[str] = "CANCELLED"
 
 
-@dataclass(kw_only=True, slots=True)
+@dataclass(init=False, slots=True)
 class HookContext:
     """What a hook sees.
+
+    Built once per dispatched point, so construction is a plain positional ``__init__``
+    (a few attribute stores); arguments may be given by position or by name.
 
     Attributes:
         point: the hook point (``BeforeToolExecution``).
@@ -62,10 +65,28 @@ class HookContext:
     point: str
     component: tuple[str, str]
     data: Any
-    correlation_id: str = ""
-    run_id: str = ""
-    attempt: int = 1
-    execution: Any = None
+    correlation_id: str
+    run_id: str
+    attempt: int
+    execution: Any
+
+    def __init__(
+        self,
+        point: str,
+        component: tuple[str, str],
+        data: Any,
+        correlation_id: str = "",
+        run_id: str = "",
+        attempt: int = 1,
+        execution: Any = None,
+    ) -> None:
+        self.point = point
+        self.component = component
+        self.data = data
+        self.correlation_id = correlation_id
+        self.run_id = run_id
+        self.attempt = attempt
+        self.execution = execution
 
     def to_dict(self) -> dict[str, Any]:
         """The shape scripts get: ``{point, component={type, name}, data, correlation_id}``."""

@@ -18,8 +18,9 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field, replace
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import Cancelled, LimitExceeded, SandboxViolation, Timeout, ValidationError
@@ -49,6 +50,11 @@ HookFn = Callable[[HookContext], Any]
 PRIORITIES = {"highest": -100, "high": -50, "normal": 0, "low": 50, "lowest": 100}
 _PASS_THROUGH = (LimitExceeded, Cancelled, Timeout, SandboxViolation, HookCancelled)
 _SEQ = itertools.count(1)
+_clock = time.perf_counter
+# Bumped (under a registry's lock) by every change to any registry: a registry's resolved
+# chains are valid while it is unchanged, which also covers changes to its parent.
+_GENERATIONS = itertools.count(1)
+_generation = 0
 
 
 def _priority(value: object) -> int:
@@ -120,7 +126,10 @@ class HookRegistry:
         # The parent's dict itself (mutated in place), so ``live`` needs no method call.
         self._inherited: dict[str, tuple[RegisteredHook, ...]] = parent._own if parent is not None else {}
         self._parent = parent
-        self._merged: dict[str, tuple[object, object, tuple[RegisteredHook, ...]]] = {}
+        self._resolved: dict[str, tuple[RegisteredHook, ...]] = {}
+        self._active: dict[tuple[str, ...], bool] = {}
+        self._many: dict[tuple[str, ...], tuple[tuple[RegisteredHook, ...], ...]] = {}
+        self._resolved_at = -1
         self._lock = threading.Lock()
         self._by_id: dict[str, RegisteredHook] = {}
         self.budget_s = budget_s
@@ -200,6 +209,7 @@ class HookRegistry:
             chain = (*self._own.get(point, ()), entry)
             self._own[point] = tuple(sorted(chain, key=_order))
             self._by_id[entry.id] = entry
+            _changed()
         return entry
 
     def unregister(self, handle: RegisteredHook | str) -> bool:
@@ -214,6 +224,7 @@ class HookRegistry:
                 self._own[entry.point] = chain
             else:
                 self._own.pop(entry.point, None)
+            _changed()
         return True
 
     def get(self, hook_id: str) -> RegisteredHook | None:
@@ -228,21 +239,56 @@ class HookRegistry:
         with self._lock:
             self._own.clear()
             self._by_id.clear()
+            _changed()
 
     def chain(self, point: str) -> tuple[RegisteredHook, ...]:
-        """The hooks that fire at ``point``, in execution order."""
+        """The hooks that fire at ``point``, in execution order (resolved once per change)."""
+        if self._resolved_at != _generation:
+            self._forget()
+        resolved = self._resolved  # a result computed from older hooks lands in an older dict
+        found = resolved.get(point)
+        if found is None:
+            found = resolved[point] = self._merge(point)
+        return found
+
+    def active(self, points: tuple[str, ...]) -> bool:
+        """True when any of ``points`` has a hook: one cached lookup for a component's
+        whole set of points (pass the same tuple object each time)."""
+        if self._resolved_at != _generation:
+            self._forget()
+        cache = self._active
+        found = cache.get(points)
+        if found is None:
+            found = cache[points] = any(self.chain(point) for point in points)
+        return found
+
+    def chains(self, points: tuple[str, ...]) -> tuple[tuple[RegisteredHook, ...], ...]:
+        """:meth:`chain` of each of ``points``, in one cached lookup (pass the same tuple
+        object each time: a component's fixed set of points)."""
+        if self._resolved_at != _generation:
+            self._forget()
+        cache = self._many
+        found = cache.get(points)
+        if found is None:
+            found = cache[points] = tuple(self.chain(point) for point in points)
+        return found
+
+    def _forget(self) -> None:
+        # Caches first, then the generation they belong to (threads read in that order too).
+        generation = _generation
+        self._resolved = {}
+        self._active = {}
+        self._many = {}
+        self._resolved_at = generation
+
+    def _merge(self, point: str) -> tuple[RegisteredHook, ...]:
         own = self._own.get(point, ())
         inherited = self._inherited.get(point, ())
         if not inherited:
             return own
         if not own:
             return inherited
-        cached = self._merged.get(point)
-        if cached is not None and cached[0] is own and cached[1] is inherited:
-            return cached[2]
-        merged = tuple(sorted(own + inherited, key=_order))
-        self._merged[point] = (own, inherited, merged)
-        return merged
+        return tuple(sorted(own + inherited, key=_order))
 
     def list(self, point: str | None = None) -> list[dict[str, Any]]:
         """Every hook (own and inherited) as ``info()`` dicts, by point then order."""
@@ -268,60 +314,144 @@ class HookRegistry:
         and skipped (the chain goes on), except for the pass-through errors documented on
         :class:`~llmspell.hooks.abc.Hook`.
         """
-        chain = self.chain(point)
-        if not chain:
-            return HookResult("continue", data)
-        hctx = HookContext(
-            point=point,
-            component=component,
-            data=data,
-            correlation_id=ctx.correlation_id if ctx is not None else "",
-            run_id=ctx.run_id if ctx is not None else "",
-            attempt=attempt,
-            execution=ctx,
-        )
-        changed = False
-        clock = time.perf_counter
-        for entry in chain:
+        outcome = self.dispatch(point, component, data, ctx, attempt=attempt)
+        if outcome is not None and not isinstance(outcome, HookResult):
+            outcome = await outcome
+        return HookResult("continue", data) if outcome is None else outcome
+
+    def dispatch(
+        self,
+        point: str,
+        component: tuple[str, str],
+        data: Any,
+        ctx: ExecutionContext | None = None,
+        *,
+        attempt: int = 1,
+    ) -> HookResult | Awaitable[HookResult | None] | None:
+        """:meth:`run` for hot paths: synchronous while every hook answers synchronously.
+
+        Returns None when no hook changed anything (the caller keeps ``data``; hooks may
+        have mutated it in place), else the :class:`HookResult` :meth:`run` would return;
+        an awaitable of the same as soon as a hook answers with one (async hooks).
+
+        Raises:
+            HookCancelled: a hook answered ``cancel``.
+        """
+        hooks = self.chain(point)
+        if not hooks:
+            return None
+        if ctx is None:
+            return self._fire(hooks, HookContext(point, component, data, "", "", attempt, None))
+        hctx = HookContext(point, component, data, ctx.correlation_id, ctx.run_id, attempt, ctx)
+        return self._fire(hooks, hctx)
+
+    def _fire(
+        self, hooks: tuple[RegisteredHook, ...], hctx: HookContext, changed: bool = False
+    ) -> HookResult | Coroutine[Any, Any, HookResult | None] | None:
+        """Run ``hooks``; hands over to :meth:`_fire_async` at the first awaitable answer.
+
+        One clock read per hook: each hook is timed from the previous read. A breaker
+        with no recorded failure is closed, so a healthy hook costs one attribute test.
+        """
+        clock = _clock
+        now = clock()
+        for entry in hooks:
             breaker = entry.breaker
-            if breaker._state != "closed" and not breaker.allow():
+            troubled = breaker._failures
+            if troubled and not breaker.allow():
                 continue
-            started = clock()
             try:
                 value = entry.fn(hctx)
-                if entry.is_async or (
-                    value is not None and type(value) is not HookResult and inspect.isawaitable(value)
-                ):
-                    value = await value
-                result = value if type(value) is HookResult else coerce_result(value)
+                if value is not None and type(value) is not HookResult:
+                    if type(value) is CoroutineType:
+                        # Stepped at once, as `await` would: an async hook that finishes
+                        # without suspending (most do) keeps the dispatch synchronous.
+                        try:
+                            first = value.send(None)
+                        except StopIteration as stop:
+                            value = stop.value
+                        else:
+                            resumed = _Resumed(value, first)
+                            return self._fire_async(hooks, hctx, entry, resumed, now, changed)
+                    elif entry.is_async or inspect.isawaitable(value):
+                        return self._fire_async(hooks, hctx, entry, value, now, changed)
+                    if value is not None and type(value) is not HookResult:
+                        value = coerce_result(value)
             except _PASS_THROUGH:
-                breaker.success(clock() - started)
+                breaker.success(clock() - now)
                 raise
             except Exception:
-                breaker.failure(clock() - started)
-                log.warning("hook %s at %s failed; continuing without it", entry.name, point, exc_info=True)
+                breaker.failure(clock() - now)
+                _failed(entry, hctx.point)
+                now = clock()
                 continue
-            elapsed = clock() - started
-            if elapsed > breaker.limit_s or breaker._failures:
+            end = clock()
+            elapsed = end - now
+            now = end
+            if troubled or elapsed > breaker.limit_s:
                 breaker.success(elapsed)
             else:  # the common case, inlined: a closed breaker with nothing to reset
                 breaker.calls += 1
                 breaker.total_s += elapsed
-            kind = result.kind
+            if value is None:
+                continue
+            kind = value.kind
             if kind == "continue" or kind == "skipped":
                 continue
-            self._record(entry, hctx, result)
-            if kind == "modified":
-                hctx.data = result.data
+            final = self._act(entry, hctx, value)
+            if final is not None:
+                return final
+            changed = True
+            now = clock()
+        return HookResult("modified", hctx.data) if changed else None
+
+    async def _fire_async(
+        self,
+        hooks: tuple[RegisteredHook, ...],
+        hctx: HookContext,
+        entry: RegisteredHook,
+        pending: Any,
+        started: float,
+        changed: bool,
+    ) -> HookResult | None:
+        """Await ``entry``'s answer, act on it, then run the rest of the chain."""
+        breaker = entry.breaker
+        result: HookResult | None = None
+        try:
+            value = await pending
+            result = value if type(value) is HookResult else coerce_result(value)
+        except _PASS_THROUGH:
+            breaker.success(_clock() - started)
+            raise
+        except Exception:
+            breaker.failure(_clock() - started)
+            _failed(entry, hctx.point)
+        else:
+            breaker.success(_clock() - started)
+            if result.kind != "continue" and result.kind != "skipped":
+                final = self._act(entry, hctx, result)
+                if final is not None:
+                    return final
                 changed = True
-                continue
-            if kind == "cancel":
-                raise HookCancelled(
-                    result.reason or f"cancelled by hook {entry.name!r} at {point}",
-                    details={"hook": entry.name, "point": point, "component": list(component)},
-                )
-            return replace(result, data=hctx.data) if kind in TERMINAL and result.data is None else result
-        return HookResult("modified" if changed else "continue", hctx.data)
+        rest = self._fire(hooks[hooks.index(entry) + 1 :], hctx, changed)
+        if rest is None or isinstance(rest, HookResult):
+            return rest
+        return await rest
+
+    def _act(self, entry: RegisteredHook, hctx: HookContext, result: HookResult) -> HookResult | None:
+        """Record a result other than continue/skipped; None when the chain goes on (modified)."""
+        self._record(entry, hctx, result)
+        kind = result.kind
+        if kind == "modified":
+            hctx.data = result.data
+            return None
+        if kind == "cancel":
+            point, component = hctx.point, hctx.component
+            raise HookCancelled(
+                result.reason or f"cancelled by hook {entry.name!r} at {point}",
+                details={"hook": entry.name, "point": point, "component": list(component)},
+            )
+        return replace(result, data=hctx.data) if kind in TERMINAL and result.data is None else result
 
     def _record(self, entry: RegisteredHook, hctx: HookContext, result: HookResult) -> None:
         history = self.history
@@ -331,6 +461,48 @@ class HookRegistry:
 
 def _order(entry: RegisteredHook) -> tuple[int, int]:
     return entry.priority, entry.seq
+
+
+class _Resumed:
+    """Awaits the rest of a coroutine already stepped once outside ``await``.
+
+    Equivalent to ``yield from`` over the coroutine: the future it first yielded and every
+    later one go to the awaiting task; values and exceptions sent back go into it.
+    """
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self._coro = coro
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, value = self._coro, self._first
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # delivered into the coroutine (e.g. CancelledError)
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+def _changed() -> None:
+    global _generation
+    _generation = next(_GENERATIONS)  # atomic: two registries changing at once still move it
+
+
+def _failed(entry: RegisteredHook, point: str) -> None:
+    log.warning("hook %s at %s failed; continuing without it", entry.name, point, exc_info=True)
 
 
 def _is_async(fn: object) -> bool:
@@ -369,7 +541,10 @@ async def invoke(point: str, component: tuple[str, str], data: Any, ctx: Executi
     registry = hooks_for(ctx)
     if registry is None:
         return HookResult("continue", data)
-    return await registry.run(point, component, data, ctx)
+    outcome = registry.dispatch(point, component, data, ctx)
+    if outcome is not None and not isinstance(outcome, HookResult):
+        outcome = await outcome
+    return HookResult("continue", data) if outcome is None else outcome
 
 
 def hook(

@@ -208,6 +208,13 @@ class Daemon(ControlPlane):
             retention_loop(self.persistence, self.settings.state), name="llmspell-retention"
         )
         self._background.add(retention)
+        if self.settings.server.rss_high_mb is not None:
+            from ..hooks._fire import watch_memory
+
+            memory = asyncio.create_task(
+                watch_memory(self.settings.server.rss_high_mb, self.worker.worker_id), name="llmspell-memory"
+            )
+            self._background.add(memory)
 
     async def stop(self, grace_s: float) -> None:
         daemon_hooks = getattr(self, "daemon_hooks", None)

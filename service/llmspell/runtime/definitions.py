@@ -108,10 +108,24 @@ class AgentService:
                     raise ValidationError(
                         f"{key}: no stored agent named {member!r}; create it first", details={"field": key}
                     ) from exc
-        record = await self._store.agent_definitions.put(
-            definition["name"], definition, definition.get("description", "")
-        )
-        return self.view(record)
+
+        async def put() -> DefinitionRecord:
+            return await self._store.agent_definitions.put(
+                definition["name"], definition, definition.get("description", "")
+            )
+
+        if await self._stored_and_hooked(definition["name"]):
+            # A new version replaces the stored agent: BeforeAgentShutdown may refuse it.
+            from ..agents.registry import shutdown_agent
+
+            records: list[DefinitionRecord] = []
+
+            async def replace() -> None:
+                records.append(await put())
+
+            await shutdown_agent(definition["name"], self.context(), reason="replaced", close=replace)
+            return self.view(records[0])
+        return self.view(await put())
 
     async def get(self, name: str) -> dict[str, Any]:
         """A stored agent. Raises NotFound."""
@@ -123,8 +137,28 @@ class AgentService:
         return {"items": [self.view(record) for record in records], "next_cursor": next_cursor}
 
     async def delete(self, name: str) -> None:
-        """Delete a stored agent. Raises NotFound."""
+        """Delete a stored agent (between the agent shutdown hook points). Raises NotFound,
+        HookCancelled (a BeforeAgentShutdown hook refused)."""
+        if await self._stored_and_hooked(name):
+            from ..agents.registry import shutdown_agent
+
+            stored = self._store.agent_definitions
+            await shutdown_agent(name, self.context(), reason="deleted", close=lambda: stored.delete(name))
+            return
         await self._store.agent_definitions.delete(name)
+
+    async def _stored_and_hooked(self, name: str) -> bool:
+        """True when agent shutdown hooks are registered and ``name`` is stored."""
+        from ..hooks.registry import process_hooks
+
+        hooks = process_hooks()
+        if not (hooks.chain("BeforeAgentShutdown") or hooks.chain("AfterAgentShutdown")):
+            return False
+        try:
+            await self._store.agent_definitions.get(name)
+        except NotFound:
+            return False
+        return True
 
     # ------------------------------------------------------------------ building
 
@@ -200,7 +234,11 @@ class AgentService:
         request = to_agent_input(_check_input(input))
         agent = await self.build(name)
         await self._recall(agent, session_id)
-        output = await agent.execute(request, self.context(session_id))
+        ctx = self.context(session_id)
+        try:
+            output = await agent.execute(request, ctx)
+        finally:
+            await _request_end(agent, ctx)
         await self._remember(agent, session_id)
         _count_usage(output.model or name, output.usage, output.cost)
         return output.to_dict()
@@ -243,10 +281,28 @@ class AgentService:
             yield event("error", exc.to_dict())
             yield event("end", {"status": "failed"})
             return
+        finally:
+            await _request_end(agent, ctx)
         result = output.to_dict() if output is not None else {}
         if output is not None:
             _count_usage(output.model or name, output.usage, output.cost)
         yield event("end", {"status": "succeeded", "output": result})
+
+
+async def _request_end(agent: BaseAgent, ctx: ExecutionContext) -> None:
+    """Shut the agent a request built down (reason ``request_end``); never fails the request."""
+    from ..hooks.registry import hooks_for
+
+    if hooks_for(ctx) is None:
+        return
+    from ..agents.registry import shutdown_agent
+
+    try:
+        await shutdown_agent(agent, ctx, reason="request_end")
+    except LLMSpellError as exc:
+        import logging
+
+        logging.getLogger("llmspell.runtime").info("agent shutdown hook after a request: %s", exc)
 
 
 def _check_input(value: Any) -> Any:

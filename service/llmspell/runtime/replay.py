@@ -16,10 +16,11 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..core.abc import Tool
 from ..core.context import ExecutionContext
 from ..core.errors import LLMSpellError, NotFound, ProviderError, error_from_code
 from ..providers.abc import ChatChunk, ChatModel, ChatRequest, ChatResponse, TokenUsage, ToolCall
@@ -161,12 +162,17 @@ class RecordingToolRegistry(ToolRegistry):
         super().__init__(parent=parent)
         self._recorder = recorder
 
-    async def invoke(
-        self, name: str, params: Mapping[str, Any] | None, ctx: ExecutionContext
-    ) -> dict[str, Any]:
-        tool = self.get(name)
+    def invoke_tool(
+        self, tool: Tool, params: Mapping[str, Any] | None, ctx: ExecutionContext
+    ) -> Coroutine[Any, Any, dict[str, Any]]:
+        # Every call (``invoke`` and the scripts' ``Tool.execute``) goes through here.
         if tool.category in _LIVE_CATEGORIES:
-            return await super().invoke(name, params, ctx)
+            return super().invoke_tool(tool, params, ctx)
+        return self._recorded(tool, params, ctx)
+
+    async def _recorded(
+        self, tool: Tool, params: Mapping[str, Any] | None, ctx: ExecutionContext
+    ) -> dict[str, Any]:
         key = _tool_key(tool.name, params)
         if self._recorder.replaying:
             data = self._recorder.take(key)
@@ -176,7 +182,7 @@ class RecordingToolRegistry(ToolRegistry):
             result: dict[str, Any] = data["result"]
             return result
         try:
-            result = await super().invoke(name, params, ctx)
+            result = await super().invoke_tool(tool, params, ctx)
         except LLMSpellError as exc:
             if exc.code not in ("CANCELLED", "TIMEOUT"):
                 self._recorder.add("tool", key, {"error": exc.to_dict()})

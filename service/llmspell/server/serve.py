@@ -54,6 +54,24 @@ def check_bind(host: str, keys_enabled: bool, allow_insecure: bool) -> None:
     )
 
 
+def use_event_loop(kind: str) -> str:
+    """Make new event loops (the API's and the runtime threads') of ``kind``; returns the one used.
+
+    ``auto`` takes uvloop when it is installed (as uvicorn does): its loop does the
+    socket and cross-thread work of every request in C.
+    """
+    if kind == "asyncio":
+        return "asyncio"
+    try:
+        import uvloop
+    except ImportError:
+        if kind == "uvloop":
+            raise ConfigError("server.event_loop is 'uvloop' but uvloop is not installed") from None
+        return "asyncio"
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return "uvloop"
+
+
 async def serve(settings: Settings, *, migrate: bool = True, ready_file: str | None = None) -> None:
     """Run the daemon until SIGTERM/SIGINT."""
     from ..runtime.control import Daemon
@@ -75,6 +93,7 @@ async def serve(settings: Settings, *, migrate: bool = True, ready_file: str | N
             log_level="warning",
             access_log=False,
             lifespan="off",
+            proxy_headers=server_cfg.proxy_headers,
             timeout_graceful_shutdown=int(server_cfg.shutdown_grace_s),
         )
         http = _Server(config)

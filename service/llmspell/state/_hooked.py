@@ -4,7 +4,9 @@ Component ``("state", <scope>)``. BeforeStateRead ``{scope, key}`` (replace = th
 AfterStateRead ``{scope, key, value}`` (modified value); BeforeStateWrite ``{scope, key,
 value}`` (modified value, cancel); AfterStateWrite ``{scope, key, value, version}``;
 StateConflict ``{scope, key, expected, actual}`` (retry = write again over the current
-version, at most ``max_attempts`` writes; replace = answer that entry's current record).
+version, at most ``max_attempts`` writes; replace = answer that entry's current record);
+StateMigration ``{scope, key, from_version, to_version, old_value, value}`` (modified value =
+what is written; cancel = no upgrade, ``CANCELLED`` to the reader).
 """
 
 from __future__ import annotations
@@ -19,7 +21,36 @@ if TYPE_CHECKING:
     from ..storage.records import StateRecord
     from .manager import StateManager
 
-__all__ = ["hooked_get", "hooked_set"]
+__all__ = ["hooked_get", "hooked_migration", "hooked_set", "migration_data"]
+
+
+def migration_data(record: StateRecord, value: Any, version: int) -> dict[str, Any]:
+    """The StateMigration data of upgrading ``record`` to ``value`` at schema ``version``."""
+    return {
+        "scope": record.scope,
+        "key": record.key,
+        "from_version": record.schema_version,
+        "to_version": version,
+        "old_value": record.value,
+        "value": value,
+    }
+
+
+async def hooked_migration(
+    hooks: HookRegistry, record: StateRecord, value: Any, version: int, ctx: ExecutionContext | None
+) -> Any:
+    """The value to write for an upgrade of ``record`` (``modified`` changes it).
+
+    Raises:
+        HookCancelled: a hook refused the upgrade.
+    """
+    if not hooks.chain("StateMigration"):
+        return value
+    data = migration_data(record, value, version)
+    outcome = await hooks.run("StateMigration", ("state", record.scope), data, ctx)
+    if isinstance(outcome.data, dict):
+        return outcome.data.get("value", value)
+    return value
 
 
 async def hooked_get(
@@ -35,7 +66,7 @@ async def hooked_get(
         pre = await hooks.run("BeforeStateRead", component, {"scope": scope, "key": key}, ctx)
         if pre.kind == "replace":
             return pre.result
-    record = await manager.get_entry(scope, key)
+    record = await manager.get_entry(scope, key, ctx=ctx)
     value = default if record is None else record.value
     if hooks.chain("AfterStateRead"):
         post = await hooks.run("AfterStateRead", component, {"scope": scope, "key": key, "value": value}, ctx)

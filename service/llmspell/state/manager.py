@@ -96,8 +96,16 @@ class StateManager:
 
     # Reads -------------------------------------------------------------------------------
 
-    async def get_entry(self, scope: str, key: str) -> StateRecord | None:
-        """The live entry with its value upgraded to the newest schema, or None."""
+    async def get_entry(
+        self, scope: str, key: str, *, ctx: ExecutionContext | None = None
+    ) -> StateRecord | None:
+        """The live entry with its value upgraded to the newest schema, or None.
+
+        An upgrade fires StateMigration (``ctx``'s hooks, else the process's).
+
+        Raises:
+            HookCancelled: a StateMigration hook refused the upgrade (nothing was written).
+        """
         scope, key = check_scope(scope), check_key(key)
         cache = self.cache
         if cache is not None:
@@ -107,7 +115,7 @@ class StateManager:
                 pass
         record = await self.store.state.get(scope, key)
         if record is not None and record.schema_version < self.migrations.current_version(scope, key):
-            record = await self._upgrade(record)
+            record = await self._upgrade(record, ctx)
         if cache is not None:
             cache.put(scope, key, record)
         return record
@@ -127,10 +135,15 @@ class StateManager:
         record = await self.get_entry(scope, key)
         return default if record is None else record.value
 
-    async def _upgrade(self, record: StateRecord) -> StateRecord:
+    async def _upgrade(self, record: StateRecord, ctx: ExecutionContext | None) -> StateRecord:
         value, version = self.migrations.upgrade(
             record.scope, record.key, record.value, record.schema_version
         )
+        hooks = _hooks(ctx)
+        if hooks is not None:
+            from ._hooked import hooked_migration
+
+            value = await hooked_migration(hooks, record, value, version, ctx)
         try:
             return await self.store.state.put(
                 record.scope,
@@ -146,7 +159,7 @@ class StateManager:
             fresh = await self.store.state.get(record.scope, record.key)
             if fresh is None or fresh.schema_version >= version:
                 return fresh  # type: ignore[return-value]
-            return await self._upgrade(fresh)
+            return await self._upgrade(fresh, ctx)
 
     async def list_keys(self, scope: str, prefix: str | None = None) -> list[str]:
         """Every live key of ``scope``, sorted."""

@@ -3,6 +3,8 @@
 A migration upgrades values whose ``(scope, key)`` match two globs from one schema
 version to the next. Values are upgraded on read (and written back) and in bulk by
 ``llmspell state migrate``. Values written now carry the newest version of their chain.
+Both paths fire the StateMigration hook point (``modified`` changes the value written,
+``cancel`` leaves the stored value as it is).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.errors import Conflict, LLMSpellError, ValidationError
 
 if TYPE_CHECKING:
+    from ..core.context import ExecutionContext
     from ..storage.abc import Store
 
 __all__ = ["MigrationReport", "SchemaMigrations", "default_migrations", "migrate_store"]
@@ -105,6 +108,7 @@ class MigrationReport:
     scanned: int = 0
     upgraded: int = 0
     conflicts: int = 0
+    cancelled: int = 0
     failed: list[dict[str, Any]] = field(default_factory=list)
     dry_run: bool = False
 
@@ -113,21 +117,31 @@ class MigrationReport:
             "scanned": self.scanned,
             "upgraded": self.upgraded,
             "conflicts": self.conflicts,
+            "cancelled": self.cancelled,
             "failed": self.failed,
             "dry_run": self.dry_run,
         }
 
 
 async def migrate_store(
-    store: Store, migrations: SchemaMigrations, *, dry_run: bool = False, page: int = 500
+    store: Store,
+    migrations: SchemaMigrations,
+    *,
+    dry_run: bool = False,
+    page: int = 500,
+    ctx: ExecutionContext | None = None,
 ) -> MigrationReport:
     """Upgrade every stored value that is behind its newest schema version.
 
     Each value is written back with its version as ``expected_version``, so a concurrent
-    writer wins (counted in ``conflicts``). With ``dry_run`` nothing is written.
+    writer wins (counted in ``conflicts``). With ``dry_run`` nothing is written. Each upgrade
+    fires StateMigration (``ctx``'s hooks, else the process's): ``modified`` changes the value
+    written, ``cancel`` skips the entry (counted in ``cancelled``).
     """
+    from ..hooks.abc import HookCancelled
     from .scopes import encode_value
 
+    hooks = _hooks(ctx)
     report = MigrationReport(dry_run=dry_run)
     cursor: str | None = None
     while True:
@@ -138,7 +152,14 @@ async def migrate_store(
                 continue
             try:
                 value, version = migrations.upgrade(entry.scope, entry.key, entry.value, entry.schema_version)
+                if hooks is not None:
+                    from ._hooked import hooked_migration
+
+                    value = await hooked_migration(hooks, entry, value, version, ctx)
                 size = encode_value(value, None)
+            except HookCancelled:
+                report.cancelled += 1
+                continue
             except LLMSpellError as exc:
                 report.failed.append({"scope": entry.scope, "key": entry.key, "error": exc.message})
                 continue
@@ -160,3 +181,12 @@ async def migrate_store(
                 report.conflicts += 1
         if cursor is None:
             return report
+
+
+def _hooks(ctx: ExecutionContext | None) -> Any:
+    from ..hooks.registry import hooks_for, process_hooks
+
+    if ctx is not None:
+        return hooks_for(ctx)
+    registry = process_hooks()
+    return registry if registry.live else None

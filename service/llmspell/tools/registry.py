@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import types
+from bisect import bisect_left
 from collections.abc import Callable, Coroutine, Generator, Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ from ..core.errors import (
     ToolError,
     ValidationError,
 )
+from ..hooks._fire import observed, watching
 from ..hooks.registry import HookRegistry, hooks_for
 from .base import NAME_PATTERN, ToolOutput
 from .envelope import envelope
@@ -116,6 +118,9 @@ class ToolRegistry:
 
     def find(self, name: str) -> Tool | None:
         """The tool called ``name`` (kebab-case or snake_case), or None."""
+        tool = self._tools.get(name)  # the usual spelling: no normalisation needed
+        if tool is not None:
+            return tool
         key = canonical_name(name)
         tool = self._tools.get(key)
         if tool is not None:
@@ -207,14 +212,19 @@ class ToolRegistry:
             Cancelled: the run was cancelled.
             LLMSpellError: whatever the tool raised; foreign exceptions become ``ToolError``.
         """
-        tool = self.get(name)
+        return await self.invoke_tool(self.get(name), params, ctx)
+
+    def invoke_tool(
+        self, tool: Tool, params: Mapping[str, Any] | None, ctx: ExecutionContext
+    ) -> Coroutine[Any, Any, dict[str, Any]]:
+        """:meth:`invoke` for a tool already looked up (``get``): await the returned coroutine."""
         hooks = hooks_for(ctx)
         bus = ctx.services.get("event_bus")
         if bus is not None and bus.live:
-            return await self._invoke_observed(bus, hooks, tool, params, ctx)
+            return self._invoke_observed(bus, hooks, tool, params, ctx)
         if hooks is not None:
-            return await self._invoke_hooked(hooks, tool, params, ctx)
-        return await self._invoke(tool, params, ctx)
+            return self._invoke_hooked(hooks, tool, params, ctx)
+        return self._invoke(tool, params, ctx)
 
     async def _invoke_observed(
         self,
@@ -239,11 +249,36 @@ class ToolRegistry:
         await publish_event(ctx, "tool.completed", {"tool": tool.name}, "tool")
         return result
 
-    async def _invoke_hooked(
+    def _invoke_hooked(
+        self, hooks: HookRegistry, tool: Tool, params: Mapping[str, Any] | None, ctx: ExecutionContext
+    ) -> Coroutine[Any, Any, dict[str, Any]]:
+        """:meth:`invoke` between the ToolDiscovery/ToolValidation/Before/After/ToolError hooks.
+
+        Returns the call's coroutine: each layer is added only when a hook listens to it.
+        """
+        call: Coroutine[Any, Any, dict[str, Any]]
+        before, after, error, discovery, validation = hooks.chains(_ALL_POINTS)
+        # The limit, security and performance points, when anything listens to them: they
+        # observe the whole call, before hooks included.
+        watched = watching(hooks)
+        if discovery or validation:
+            call = self._invoke_checked(hooks, tool, params, ctx)
+        elif after or error or (before and watched):
+            given: dict[str, Any] = {"tool": tool.name, "params": dict(params or {})}
+            call = self._around(hooks, tool, given, ctx, (before, after, error))
+        elif before:  # the usual case: when every hook continues, the tool is called directly
+            data: dict[str, Any] = {"tool": tool.name, "params": dict(params or {})}
+            fired = hooks.dispatch("BeforeToolExecution", ("tool", tool.name), data, ctx)
+            if fired is None:
+                return self._invoke(tool, data["params"], ctx)
+            call = self._around(hooks, tool, data, ctx, (before, after, error), fired)
+        else:
+            call = self._invoke(tool, params, ctx)
+        return observed(hooks, ctx, ("tool", tool.name), call) if watched else call
+
+    async def _invoke_checked(
         self, hooks: HookRegistry, tool: Tool, params: Mapping[str, Any] | None, ctx: ExecutionContext
     ) -> dict[str, Any]:
-        """:meth:`invoke` between the ToolDiscovery/ToolValidation/Before/After/ToolError hooks."""
-        around = _around()
         if hooks.chain("ToolDiscovery"):
             found = await hooks.run("ToolDiscovery", ("tool", tool.name), {"tool": tool.name}, ctx)
             if isinstance(found.data, Mapping) and found.data.get("tool", tool.name) != tool.name:
@@ -253,25 +288,32 @@ class ToolRegistry:
             checked = await hooks.run("ToolValidation", ("tool", tool.name), data, ctx)
             if isinstance(checked.data, dict):
                 data = checked.data
+        return await self._around(hooks, tool, data, ctx, hooks.chains(_TOOL_POINTS))
 
-        def runner(target: Tool) -> Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]:
-            return lambda call: self._invoke(target, call.get("params"), ctx)
+    def _around(
+        self,
+        hooks: HookRegistry,
+        tool: Tool,
+        data: dict[str, Any],
+        ctx: ExecutionContext,
+        chains: tuple[tuple[Any, ...], ...],
+        fired: Any = None,
+    ) -> Coroutine[Any, Any, dict[str, Any]]:
+        def call(given: dict[str, Any]) -> Coroutine[Any, Any, dict[str, Any]]:
+            return self._invoke(tool, given.get("params"), ctx)
 
-        result: dict[str, Any] = await around(
-            hooks,
-            ctx,
-            component=("tool", tool.name),
-            points=("BeforeToolExecution", "AfterToolExecution", "ToolError"),
-            data=data,
-            call=runner(tool),
-            redirect=lambda target: runner(self.get(target)),
-        )
-        return result
+        def redirect(target: str) -> Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]:
+            other = self.get(target)
+            return lambda given: self._invoke(other, given.get("params"), ctx)
+
+        run_around: Callable[..., Coroutine[Any, Any, dict[str, Any]]] = _AROUND or _around()
+        extra = () if fired is None else (fired,)  # the before point's answer, when fired already
+        return run_around(hooks, ctx, ("tool", tool.name), _TOOL_POINTS, chains, data, call, redirect, *extra)
 
     async def _invoke(
         self, tool: Tool, params: Mapping[str, Any] | None, ctx: ExecutionContext
     ) -> dict[str, Any]:
-        started = time.perf_counter()
+        started = _clock()
         status = "cancelled"  # kept when the task is cancelled (a BaseException)
         try:
             output = await self._run(tool, params, ctx)
@@ -280,9 +322,10 @@ class ToolRegistry:
             status = exc.code.lower()
             raise
         finally:
-            _record(tool.name, status, time.perf_counter() - started)
-        metadata = {"tool": tool.name, "duration_ms": round((time.perf_counter() - started) * 1000.0, 3)}
-        if isinstance(output, ToolOutput):
+            elapsed = _clock() - started
+            _record(tool.name, status, elapsed)
+        metadata = {"tool": tool.name, "duration_ms": round(elapsed * 1000.0, 3)}
+        if type(output) is ToolOutput or isinstance(output, ToolOutput):
             if output.metadata:
                 metadata = {**output.metadata, **metadata}
             return envelope(
@@ -321,17 +364,10 @@ class ToolRegistry:
         self._validate(tool, params)
 
     async def _run(self, tool: Tool, params: Mapping[str, Any] | None, ctx: ExecutionContext) -> Any:
-        import asyncio  # already loaded by whoever awaits this; kept off the import path
-
         ctx.check()
         params = {} if params is None else params
         self._validate(tool, params)
-        limit = tool.timeout_s
-        remaining = ctx.remaining()
-        if remaining is not None and remaining < limit:
-            limit = remaining
         coro = tool.invoke(dict(params), ctx)
-        scope: asyncio.Timeout | None = None
         try:
             # Step the coroutine once by hand: most tools (calculator, text...) finish without
             # ever suspending, and a timer could not interrupt them anyway, so they skip the
@@ -340,18 +376,9 @@ class ToolRegistry:
                 pending = coro.send(None)
             except StopIteration as stop:
                 return stop.value
-            async with asyncio.timeout(limit) as scope:
-                return await _resume(coro, pending)
-        except TimeoutError as exc:
-            if scope is None or not scope.expired():
-                raise ToolError(
-                    f"{tool.name} failed: operation timed out", details={"tool": tool.name}
-                ) from exc
-            ctx.check()  # the run's deadline, if that is what passed
-            raise Timeout(
-                f"tool {tool.name!r} exceeded its {limit:g}s timeout; try a smaller input",
-                details={"tool": tool.name, "timeout_s": limit},
-            ) from exc
+            return await _finish(tool, ctx, coro, pending)
+        except TimeoutError as exc:  # raised by the tool itself, not by its timeout
+            raise ToolError(f"{tool.name} failed: operation timed out", details={"tool": tool.name}) from exc
         except LLMSpellError:
             raise
         except Exception as exc:
@@ -364,7 +391,7 @@ class ToolRegistry:
         if entry is None or entry[0] is not tool:
             entry = (tool, _compile(tool))
             self._validators[tool.name] = entry
-        if not isinstance(params, Mapping):
+        if type(params) is not dict and not isinstance(params, Mapping):
             raise ValidationError(
                 f"parameters of {tool.name!r} must be an object, not {type(params).__name__}",
                 details={"tool": tool.name, "field": ""},
@@ -424,6 +451,28 @@ class ToolRegistry:
                     self.register(tool)
 
 
+async def _finish(tool: Tool, ctx: ExecutionContext, coro: Coroutine[Any, Any, Any], pending: Any) -> Any:
+    """Finish a tool coroutine that suspended in its first step, under its timeout."""
+    import asyncio  # already loaded by whoever awaits this; kept off the import path
+
+    limit = tool.timeout_s
+    remaining = ctx.remaining()
+    if remaining is not None and remaining < limit:
+        limit = remaining
+    scope: asyncio.Timeout | None = None
+    try:
+        async with asyncio.timeout(limit) as scope:
+            return await _resume(coro, pending)
+    except TimeoutError as exc:
+        if scope is None or not scope.expired():
+            raise
+        ctx.check()  # the run's deadline, if that is what passed
+        raise Timeout(
+            f"tool {tool.name!r} exceeded its {limit:g}s timeout; try a smaller input",
+            details={"tool": tool.name, "timeout_s": limit},
+        ) from exc
+
+
 @types.coroutine
 def _resume(coro: Coroutine[Any, Any, Any], pending: Any) -> Generator[Any, Any, Any]:
     """Finish a coroutine already stepped once, exactly as ``await`` would have."""
@@ -480,28 +529,66 @@ def _validation_error(tool: Tool, exc: Exception) -> ValidationError:
     return ValidationError(message, details={"tool": tool.name, "field": field, "rule": rule})
 
 
-_METRIC_CHILDREN: dict[tuple[str, str], tuple[Any, Any]] = {}
+_TOOL_POINTS = ("BeforeToolExecution", "AfterToolExecution", "ToolError")
+_ALL_POINTS = (*_TOOL_POINTS, "ToolDiscovery", "ToolValidation")
+_clock = time.perf_counter
 _AROUND: Any = None
 
 
 def _around() -> Any:
     global _AROUND
     if _AROUND is None:
-        from ..hooks._around import around  # imports asyncio: only once hooks exist
+        from ..hooks._around import run_around  # imports asyncio: only once hooks exist
 
-        _AROUND = around
+        _AROUND = run_around
     return _AROUND
 
 
+class _Recorder:
+    """Records one (tool, status) in ``llmspell_tool_invocations_total`` and the duration histogram.
+
+    Holds the labelled children's value cells (``prometheus_client`` keeps one locked cell
+    per counter, histogram sum and bucket) and updates them directly: the same three
+    locked increments ``inc()``/``observe()`` make, without their per-call argument checks
+    and bucket scan (~4 µs → ~1.5 µs per call). Falls back to the public methods when the
+    cells are not where this version of ``prometheus_client`` keeps them.
+    """
+
+    __slots__ = ("_bounds", "_buckets", "_count", "_counter", "_histogram", "_sum")
+
+    def __init__(self, counter: Any, histogram: Any) -> None:
+        self._counter, self._histogram = counter, histogram
+        self._count: Any = getattr(counter, "_value", None)
+        self._sum: Any = getattr(histogram, "_sum", None)
+        self._buckets: Any = getattr(histogram, "_buckets", None) or []
+        self._bounds: Any = getattr(histogram, "_upper_bounds", None) or []
+        cells = (self._count, self._sum, *self._buckets)
+        if len(self._buckets) != len(self._bounds) or not all(hasattr(cell, "inc") for cell in cells):
+            self._count = None
+
+    def __call__(self, seconds: float) -> None:
+        if self._count is None:
+            self._counter.inc()
+            self._histogram.observe(seconds)
+            return
+        self._count.inc(1)
+        self._sum.inc(seconds)
+        self._buckets[bisect_left(self._bounds, seconds)].inc(1)  # observe(): first bound >= seconds
+
+
+_RECORDERS: dict[tuple[str, str], _Recorder] = {}
+
+
 def _record(tool: str, status: str, seconds: float) -> None:
-    children = _METRIC_CHILDREN.get((tool, status))
-    if children is None:
+    recorder = _RECORDERS.get((tool, status))
+    if recorder is None:
         from ..core.metrics import TOOL_DURATION, TOOL_INVOCATIONS  # prometheus_client: lazy
 
-        children = (TOOL_INVOCATIONS.labels(tool=tool, status=status), TOOL_DURATION.labels(tool=tool))
-        _METRIC_CHILDREN[(tool, status)] = children
-    children[0].inc()
-    children[1].observe(seconds)
+        recorder = _Recorder(
+            TOOL_INVOCATIONS.labels(tool=tool, status=status), TOOL_DURATION.labels(tool=tool)
+        )
+        _RECORDERS[(tool, status)] = recorder
+    recorder(seconds)
 
 
 _DEFAULT: ToolRegistry | None = None

@@ -4,6 +4,11 @@ A step runs under the workflow's error strategy: ``fail_fast`` stops at the firs
 required step, ``continue`` records the failure and goes on, ``retry`` tries again with
 backoff before failing like ``fail_fast``. Cancellation and the run's deadline are never
 retried or swallowed: they stop the whole workflow.
+
+With hooks registered, each step that succeeds in a list of steps is a checkpoint of that
+list (WorkflowCheckpoint); a required step whose failure stops the list fires
+WorkflowRollback with the last checkpoint, and a ``retry`` answer rolls the list back to it
+(the records after it are dropped) and runs the steps after it again (``_hooked.py``).
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ class Scope:
     enclosing workflow; a nested workflow starts a fresh scope (it is a reusable unit).
     """
 
-    __slots__ = ("branch", "ex", "input", "loop", "parent", "steps")
+    __slots__ = ("branch", "checkpoint", "ex", "input", "loop", "parent", "steps")
 
     def __init__(
         self,
@@ -100,6 +105,8 @@ class Scope:
         self.parent = parent
         self.loop = loop
         self.steps: dict[str, dict[str, Any]] = {}
+        # (index of the next step, records kept, checkpoint number, step) of the last checkpoint.
+        self.checkpoint: tuple[int, int, int, str] | None = None
 
     def child(self, *, loop: dict[str, Any] | None = None, branch: str | None = None) -> Scope:
         """A scope for a branch or a loop iteration."""
@@ -170,6 +177,7 @@ class Execution:
     depth: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     emits: bool = False
+    checkpoints: int = 0
 
     def event(self, event: str, step: str | None = None, **data: Any) -> None:
         """Emit ``workflow.<event>`` when the host has a sink."""
@@ -327,11 +335,11 @@ async def run_steps(steps: Sequence[Step], ex: Execution, scope: Scope) -> tuple
     ok = True
     output: Any = None
     hooks = _hooks(ex.ctx)
-    for index, step in enumerate(steps):
-        if hooks is not None and index:
-            from ._hooked import transition
+    if hooks is not None:
+        from ._hooked import hooked_steps
 
-            await transition(hooks, ex, steps[index - 1].name, step.name)
+        return await hooked_steps(hooks, steps, ex, scope)
+    for step in steps:
         if await run_step(step, ex, scope):
             output = scope.steps[step.name]["output"]
             continue

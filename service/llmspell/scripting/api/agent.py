@@ -3,7 +3,9 @@
 Agents created by a run are kept in the run's :class:`~llmspell.agents.AgentRegistry`
 (``Agent.list/get/discover/delete``). Agent objects have the lifecycle methods
 (``initialize/start/pause/resume/stop/terminate/recover``), and ``Agent.pipeline{...}`` /
-``Agent.delegate{...}`` compose agents into one.
+``Agent.delegate{...}`` compose agents into one. ``Agent.delete``, replacing an agent by
+a namesake and the end of the run shut agents down between the BeforeAgentShutdown and
+AfterAgentShutdown hook points (reasons ``deleted``, ``replaced``, ``run_end``).
 """
 
 from __future__ import annotations
@@ -83,15 +85,30 @@ def _registry(env: ScriptEnv) -> AgentRegistry:
     return registry
 
 
-def _adopt(env: ScriptEnv, ctx: ExecutionContext, agent: BaseAgent, capabilities: Any = None) -> ScriptAgent:
-    """Register ``agent`` in the run (replacing a namesake) and wrap it for the script."""
+async def _adopt(
+    env: ScriptEnv, ctx: ExecutionContext, agent: BaseAgent, capabilities: Any = None
+) -> ScriptAgent:
+    """Register ``agent`` in the run (shutting a namesake down) and wrap it for the script.
+
+    Raises:
+        HookCancelled: a BeforeAgentShutdown hook refused to let the namesake go.
+    """
     if isinstance(capabilities, dict) and not capabilities:
         capabilities = []
     if capabilities is not None and (
         not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities)
     ):
         raise ValidationError("capabilities must be a list of strings", details={"field": "capabilities"})
-    _registry(env).register(agent, capabilities=capabilities or (), replace=True)
+    registry = _registry(env)
+    if "agent_shutdown" not in env.services:
+        env.services["agent_shutdown"] = True
+        env.on_end(lambda: registry.aclose(ctx, reason="run_end"))
+    previous = registry.find(agent.name)
+    if previous is not None and previous is not agent:
+        from ...agents.registry import shutdown_agent
+
+        await shutdown_agent(previous, ctx, reason="replaced")
+    registry.register(agent, capabilities=capabilities or (), replace=True)
     wrapped = _agents(env)[agent.name] = ScriptAgent(env, ctx, agent)
     return wrapped
 
@@ -223,7 +240,7 @@ class ScriptAgent(ApiObject):
         return {"name": tool.name, "category": tool.category, "description": tool.description}
 
 
-def create_agent(env: ScriptEnv, ctx: ExecutionContext, spec: dict[str, Any]) -> ScriptAgent:
+async def create_agent(env: ScriptEnv, ctx: ExecutionContext, spec: dict[str, Any]) -> ScriptAgent:
     """Build a :class:`ScriptAgent` from a script table of agent fields."""
     from ...agents.llm_agent import AgentConfig, LLMAgent
 
@@ -252,7 +269,7 @@ def create_agent(env: ScriptEnv, ctx: ExecutionContext, spec: dict[str, Any]) ->
             )
         fields["model"] = settings.model
     config = AgentConfig(**fields)
-    return _adopt(env, ctx, LLMAgent(config, tools=toolbox(env), settings=env.settings()), capabilities)
+    return await _adopt(env, ctx, LLMAgent(config, tools=toolbox(env), settings=env.settings()), capabilities)
 
 
 def _member(env: ScriptEnv, value: Any, field: str) -> BaseAgent:
@@ -266,7 +283,7 @@ def _member(env: ScriptEnv, value: Any, field: str) -> BaseAgent:
     raise ValidationError(f"{field} must be an agent or an agent name", details={"field": field})
 
 
-def create_composite(env: ScriptEnv, ctx: ExecutionContext, kind: str, spec: Any) -> ScriptAgent:
+async def create_composite(env: ScriptEnv, ctx: ExecutionContext, kind: str, spec: Any) -> ScriptAgent:
     """``Agent.pipeline{name=, agents={...}}`` / ``Agent.delegate{name=, agents=, router=, default=}``."""
     from ...agents.composite import DelegateAgent, PipelineAgent
 
@@ -301,7 +318,7 @@ def create_composite(env: ScriptEnv, ctx: ExecutionContext, kind: str, spec: Any
         agent = DelegateAgent(
             name, members, router=router, default=spec.get("default"), description=description
         )
-    return _adopt(env, ctx, agent, spec.get("capabilities"))
+    return await _adopt(env, ctx, agent, spec.get("capabilities"))
 
 
 class AgentBuilder(ApiObject):
@@ -326,15 +343,15 @@ class AgentBuilder(ApiObject):
             return setter
         raise AttributeError(attr)
 
-    def build(self) -> ScriptAgent:
-        return create_agent(self._env, self._ctx, dict(self._spec))
+    async def build(self) -> ScriptAgent:
+        return await create_agent(self._env, self._ctx, dict(self._spec))
 
 
 def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
-    def create(spec: Any) -> ScriptAgent:
+    async def create(spec: Any) -> ScriptAgent:
         if not isinstance(spec, dict):
             raise ValidationError("Agent.create expects a table {name=, model=, ...}")
-        return create_agent(env, ctx, spec)
+        return await create_agent(env, ctx, spec)
 
     def list_agents() -> list[dict[str, Any]]:
         registry = _registry(env)
@@ -353,13 +370,19 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
             wrapped = _agents(env)[agent.name] = ScriptAgent(env, ctx, agent)
         return wrapped
 
-    def delete(name: Any) -> bool:
+    async def delete(name: Any) -> bool:
         registry = _registry(env)
         if str(name) not in registry:
             return False
-        registry.delete(str(name))
+        await registry.shutdown(str(name), ctx, reason="deleted")
         _agents(env).pop(str(name), None)
         return True
+
+    async def pipeline(spec: Any) -> ScriptAgent:
+        return await create_composite(env, ctx, "pipeline", spec)
+
+    async def delegate(spec: Any) -> ScriptAgent:
+        return await create_composite(env, ctx, "delegate", spec)
 
     ns = ApiNamespace(name="Agent")
     ns.add(lambda: AgentBuilder(env, ctx), "builder")
@@ -368,6 +391,6 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
     ns.add(get, "get")
     ns.add(discover, "discover")
     ns.add(delete, "delete", "remove")
-    ns.add(lambda spec: create_composite(env, ctx, "pipeline", spec), "pipeline")
-    ns.add(lambda spec: create_composite(env, ctx, "delegate", spec), "delegate")
+    ns.add(pipeline, "pipeline")
+    ns.add(delegate, "delegate")
     return [ns]

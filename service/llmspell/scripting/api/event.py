@@ -3,7 +3,8 @@
 The bus is the host's (``ctx.services["event_bus"]``, e.g. the daemon's) or the process
 bus, which is Redis-backed when ``LLMSPELL_REDIS_URL`` is set — so scripts of different
 runs, and on different replicas, see each other's events. A run's subscriptions close
-when the run ends.
+when the run ends. ``Event.publish`` goes through :func:`~llmspell.events.bus.emit`, so the
+run's BeforeEventEmit/AfterEventEmit/EventHandlerError hooks see it.
 """
 
 from __future__ import annotations
@@ -41,20 +42,24 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
             await sub.aclose()
         subs.clear()
 
-    async def publish(event_type: Any, data: Any = None, options: Any = None) -> str:
+    async def publish(event_type: Any, data: Any = None, options: Any = None) -> str | None:
         if not isinstance(event_type, str) or not event_type:
             raise ValidationError(
                 "Event.publish needs an event type such as 'order.created'", details={"field": "type"}
             )
         options = options if isinstance(options, dict) else {}
-        event = await run_bus(env, ctx).publish(
+        from ...events.bus import emit
+
+        event = await emit(
+            ctx,
+            run_bus(env, ctx),
             event_type,
             data,
             correlation_id=str(options.get("correlation_id") or ctx.correlation_id),
             source=str(options.get("source") or env.script_name),
             language="lua",
         )
-        return event.id
+        return None if event is None else event.id
 
     async def subscribe(pattern: Any, options: Any = None) -> str:
         if not isinstance(pattern, str):

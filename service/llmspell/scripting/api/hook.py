@@ -8,10 +8,13 @@ as ``hook`` run events (the run's timeline).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...core.context import ExecutionContext
 from ...core.errors import ValidationError
+from ...hooks.results import coerce_result
 from .surface import ApiNamespace, ApiObject, ScriptEnv, ScriptFunction
 
 if TYPE_CHECKING:
@@ -43,18 +46,55 @@ def run_hooks(env: ScriptEnv, ctx: ExecutionContext) -> HookRegistry:
 
 
 class _ScriptHook:
-    """A script function as a hook: gets the context table, answers a result table."""
+    """A script function as a hook: gets the context table, answers a result table.
 
-    __slots__ = ("_fn", "name")
+    The function runs in the script's runtime, nested in whatever call of the script fired
+    the point. With an engine offering ``call_hook(hctx) -> (done, value)`` (Lua), a
+    function that does not await answers synchronously: no coroutine, no event-loop round
+    trip, and the registry's dispatch stays synchronous; otherwise an awaitable is returned.
+
+    The function always runs on the run's own event loop (the one that registered it): a
+    component firing the point from another loop (the daemon's state calls run on the API
+    loop) hands the call over and waits for it.
+    """
+
+    __slots__ = ("_fast", "_fn", "_loop", "name")
 
     def __init__(self, fn: ScriptFunction, name: str) -> None:
         self._fn = fn
+        self._fast: Callable[[HookContext], tuple[bool, Any]] | None = getattr(fn, "call_hook", None)
         self.name = name
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
 
-    async def __call__(self, hctx: HookContext) -> HookResult:
-        from ...hooks import coerce_result
+    def __call__(self, hctx: HookContext) -> HookResult | Awaitable[HookResult]:
+        loop = self._loop
+        if loop is not None and loop is not _running_loop():
+            return self._elsewhere(hctx, loop)
+        if self._fast is None:
+            return self._call(hctx)
+        done, value = self._fast(hctx)
+        return coerce_result(value) if done else self._finish(value)
 
-        return coerce_result(await self._fn(hctx.to_dict()))
+    async def _elsewhere(self, hctx: HookContext, loop: asyncio.AbstractEventLoop) -> HookResult:
+        if loop.is_closed():
+            raise ValidationError(f"hook {self.name!r} outlived its run")
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._call(hctx), loop))
+
+    async def _call(self, hctx: HookContext) -> HookResult:
+        return coerce_result(await self._fn(hctx))
+
+    async def _finish(self, pending: Awaitable[Any]) -> HookResult:
+        return coerce_result(await pending)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # a hook fired from synchronous code
+        return None
 
 
 class HookHandle(ApiObject):

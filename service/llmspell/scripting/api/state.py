@@ -5,6 +5,10 @@ passes its ``"persistence"`` (or its ``"store"``) and, when that belongs to anot
 loop, that loop as ``"store_loop"`` (calls are then handed over to it). Without either, the first
 call opens the configured database (the embedded SQLite file by default), migrating it
 if needed, and the run closes it when it ends.
+
+Reads and writes carry the run's context, so the state hook points (BeforeStateRead...,
+StateMigration) fire on the run's hooks, the script's own ``Hook.register`` ones included
+(those run on the script's loop even when the store's loop makes the call).
 """
 
 from __future__ import annotations
@@ -124,17 +128,18 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
                 value,
                 expected_version=opts.get("expected_version"),
                 ttl_s=opts.get("ttl", opts.get("ttl_s")),
+                ctx=ctx,
             )
         )
         return record.version
 
     async def load(scope: Any, key: Any, default: Any = None) -> Any:
         name = resolve_scope(scope, ctx)
-        return await call(lambda p: p.state.get(name, key, default))
+        return await call(lambda p: p.state.get(name, key, default, ctx=ctx))
 
     async def entry(scope: Any, key: Any) -> dict[str, Any] | None:
         name = resolve_scope(scope, ctx)
-        record = await call(lambda p: p.state.get_entry(name, key))
+        record = await call(lambda p: p.state.get_entry(name, key, ctx=ctx))
         return None if record is None else _entry_view(record)
 
     async def delete(scope: Any, key: Any, options: Any = None) -> bool:

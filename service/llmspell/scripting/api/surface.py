@@ -112,15 +112,22 @@ class ScriptEnv:
     usage: Usage = field(default_factory=Usage)
     cost: float | None = None
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    enders: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     def on_close(self, closer: Callable[[], Awaitable[Any]]) -> None:
         """Run ``closer`` when the run ends (e.g. close a store the run opened)."""
         self.closers.append(closer)
 
+    def on_end(self, ender: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``ender`` when the run ends, before every closer: the run's services are
+        still open (e.g. shutting the run's agents down, whose hooks may use State)."""
+        self.enders.append(ender)
+
     async def aclose(self) -> None:
-        """Run the registered closers, last registered first (every one, even if some fail)."""
-        while self.closers:
-            closer = self.closers.pop()
+        """Run the enders (in registration order), then the closers, last registered first
+        (every one, even if some fail)."""
+        while self.enders or self.closers:
+            closer = self.enders.pop(0) if self.enders else self.closers.pop()
             try:
                 await closer()
             except Exception:

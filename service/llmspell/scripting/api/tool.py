@@ -66,11 +66,13 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
             params = {}
         if not isinstance(params, dict):
             raise ValidationError("Tool.execute params must be a table of named parameters")
-        box = toolbox(env)
-        tool = box.get(str(name))
+        box: ToolRegistry = env.services.get("tools") or toolbox(env)
+        tool = box.get(name if type(name) is str else str(name))
+        if env.emit is None:  # no run events to build
+            return await box.invoke_tool(tool, params, ctx)
         env.event("tool", {"name": tool.name, "status": "started"})
         try:
-            result = await box.invoke(tool.name, params, ctx)
+            result = await box.invoke_tool(tool, params, ctx)
         except Exception as exc:
             env.event("tool", {"name": tool.name, "status": "failed", "error": str(exc)})
             raise

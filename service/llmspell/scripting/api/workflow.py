@@ -107,7 +107,7 @@ def script_host(env: ScriptEnv, ctx: ExecutionContext) -> WorkflowHost:
                     raise NotFound.named("agent", agent)
                 return await found.execute(value)
             if isinstance(agent, dict):
-                return await create_agent(env, ctx, dict(agent)).execute(value)
+                return await (await create_agent(env, ctx, dict(agent))).execute(value)
             if isinstance(agent, BaseAgent):
                 from ...workflows import to_agent_input
 

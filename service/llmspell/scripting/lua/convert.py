@@ -5,12 +5,15 @@ empty list stays ``[]`` in JSON), :class:`ApiObject` instances become method tab
 (one table per object, so builders can return ``self``), callables become bridged
 functions and async iterators become Lua iterators. Lua → Python: tables become dicts
 or lists, ``JSON.null`` becomes None, functions become :class:`ScriptFunction`s and
-object tables become the :class:`ApiObject` they were made from.
+object tables become the :class:`ApiObject` they were made from. A hook's
+:class:`~llmspell.hooks.HookContext` becomes the table ``{point, component={type, name},
+data, correlation_id, run_id, attempt}`` whose ``data`` is converted on first read.
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +29,10 @@ __all__ = ["MAX_DEPTH", "LuaConverter"]
 
 MAX_DEPTH = 64
 _lua_type = lua54.lua_type
+# Values that cross as they are (exact types: subclasses take the general path).
+_PLAIN = frozenset({type(None), bool, int, float, str})
+# llmspell.hooks is imported only by runs that use hooks; scripts that do not never load it.
+_HOOKS_ABC = __name__.rsplit(".", 3)[0] + ".hooks.abc"
 
 
 class LuaConverter:
@@ -36,6 +43,8 @@ class LuaConverter:
         kernel = run.kernel
         self._table_from = run.runtime.table_from
         self._classify = kernel.classify
+        self._explode = kernel.explode
+        self._hook_context = kernel.hook_context
         self._mark_array = kernel.mark_array
         self._make_object = kernel.make_object
         self._make_iterator = kernel.make_iterator
@@ -47,25 +56,63 @@ class LuaConverter:
 
     def to_lua(self, value: Any, *, null: bool = False, depth: int = 0) -> Any:
         """Convert ``value``; ``null=True`` maps None inside containers to ``JSON.null``."""
-        if value is None or isinstance(value, bool | int | float | str | bytes):
+        kind = type(value)
+        if kind in _PLAIN:
             return value
+        if kind is dict:
+            return self._table(value, null, depth)
+        if kind is list:
+            return self._array(value, null, depth)
+        return self._other(value, null, depth)
+
+    def _table(self, value: dict[Any, Any], null: bool, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise ValidationError(f"value nested deeper than {MAX_DEPTH} levels")
-        if isinstance(value, dict):
-            items: dict[Any, Any] = {}
-            for key, item in value.items():
+        items: dict[Any, Any] = {}
+        for key, item in value.items():
+            if type(item) in _PLAIN:
                 if item is None:
                     if null:
                         items[key] = self.null
                     continue
+                items[key] = item
+            else:
                 items[key] = self.to_lua(item, null=null, depth=depth + 1)
-            return self._table_from(items)
+        return self._table_from(items)
+
+    def _array(self, value: list[Any] | tuple[Any, ...], null: bool, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise ValidationError(f"value nested deeper than {MAX_DEPTH} levels")
+        if not value:
+            return self._mark_array(self._table_from([]))
+        converted = [
+            (self.null if item is None else item)
+            if type(item) in _PLAIN
+            else self.to_lua(item, null=null, depth=depth + 1)
+            for item in value
+        ]
+        return self._table_from(converted)
+
+    def _other(self, value: Any, null: bool, depth: int) -> Any:
+        hooks_abc = sys.modules.get(_HOOKS_ABC)  # no HookContext exists before it is imported
+        if hooks_abc is not None and type(value) is hooks_abc.HookContext:
+            # Built in one Lua call; data that is not a plain value is converted only when
+            # the hook reads it (prelude: load_data).
+            kind, name = value.component
+            data = value.data
+            if type(data) in _PLAIN:
+                plain, source = data, None
+            else:
+                plain, source = None, data
+            return self._hook_context(
+                value.point, kind, name, plain, source, value.correlation_id, value.run_id, value.attempt
+            )
+        if isinstance(value, bool | int | float | str | bytes):
+            return value
+        if isinstance(value, dict):
+            return self._table(value, null, depth)
         if isinstance(value, list | tuple):
-            converted = [
-                self.null if item is None else self.to_lua(item, null=null, depth=depth + 1) for item in value
-            ]
-            table = self._table_from(converted)
-            return self._mark_array(table) if not converted else table
+            return self._array(value, null, depth)
         if value is NULL:
             return self.null
         if isinstance(value, ApiObject):
@@ -102,6 +149,8 @@ class LuaConverter:
 
     def from_lua(self, value: Any, depth: int = 0) -> Any:
         """Convert a Lua value to plain Python (dict, list, str, int, float, bool, None)."""
+        if type(value) in _PLAIN:
+            return value
         kind = _lua_type(value)
         if kind is None:
             if isinstance(value, bytes):
@@ -110,19 +159,42 @@ class LuaConverter:
         if kind == "table":
             if depth > MAX_DEPTH:
                 raise ValidationError(f"table nested deeper than {MAX_DEPTH} levels (or cyclic)")
-            tag = self._classify(value)
-            if tag == "null":
-                return None
-            if type(tag) is int:  # an object table made by _object: hand back the Python object
-                return self._objects[tag][0]
-            items = list(value.items())
-            if tag == "array" or (items and _is_sequence(items)):
-                items.sort(key=lambda kv: kv[0])
-                return [self.from_lua(item, depth + 1) for _, item in items]
-            return {_key(key): self.from_lua(item, depth + 1) for key, item in items}
+            return self._from_table(value, depth + 1)
         if kind == "function":
             return self._run.script_function(value)
         raise ValidationError(f"cannot pass a Lua {kind} out of a script")
+
+    def _from_table(self, table: Any, depth: int) -> Any:
+        parts = self._explode(table)  # one Lua call: the kind, then the values (or pairs)
+        if type(parts) is not tuple:  # a single result comes back bare
+            parts = (parts,)
+        tag = parts[0]
+        convert = self.from_lua
+        if tag == "seq":
+            return [item if type(item) in _PLAIN else convert(item, depth) for item in parts[1:]]
+        if tag == "map":
+            pairs = iter(parts)
+            next(pairs)
+            out = {}
+            for key, item in zip(pairs, pairs, strict=False):
+                out[key if type(key) is str else _key(key)] = (
+                    item if type(item) in _PLAIN else convert(item, depth)
+                )
+            return out
+        if tag == "array":
+            flat = parts[1:]
+            items = sorted(zip(flat[::2], flat[1::2], strict=True), key=lambda kv: kv[0])
+            return [convert(item, depth) for _, item in items]
+        if tag == "null":
+            return None
+        if type(tag) is int:  # an object table made by _object: hand back the Python object
+            return self._objects[tag][0]
+        # "big": too many entries to pass in one call
+        big = list(table.items())
+        if self._classify(table) == "array" or (big and _is_sequence(big)):
+            big.sort(key=lambda kv: kv[0])
+            return [convert(item, depth) for _, item in big]
+        return {_key(key): convert(item, depth) for key, item in big}
 
     def detach(self, value: Any) -> Any:
         """``value`` with API objects replaced by ``"<Type>"`` (a run's result must be plain JSON)."""

@@ -5,6 +5,11 @@ on the caller's event loop. A call into Python either completes at once (the asy
 function is stepped eagerly and finished without suspending) or parks its awaitable and
 yields a ticket up to the driver, which awaits it and resumes the script with the
 result. N scripts waiting on I/O therefore cost one latency, not N threads.
+
+Hook points fired here (only when hooks are registered): SecurityViolation when the sandbox
+refuses something (the prelude asks the host before raising), ResourceLimitExceeded when
+the run stops on one of its limits (instructions, memory, output, string size, deadline),
+MemoryUsageHigh once the script's memory passes ``limits.memory_high_fraction``.
 """
 
 from __future__ import annotations
@@ -12,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from functools import cache
 from importlib import resources
 from itertools import count
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lupa import lua54
 
@@ -25,6 +30,7 @@ from ...core.errors import (
     Cancelled,
     LimitExceeded,
     LLMSpellError,
+    SandboxViolation,
     ScriptError,
     ScriptSyntaxError,
     Timeout,
@@ -33,7 +39,10 @@ from ...core.errors import (
 from ..abc import EngineCapabilities, ScriptEngineBridge, ScriptResult
 from ..api import builder_of, eager_builders, lazy_globals
 from ..api.surface import ApiNamespace, ScriptEnv, ScriptFunction
-from .convert import LuaConverter
+from .convert import _PLAIN, LuaConverter
+
+if TYPE_CHECKING:
+    from ...hooks.abc import HookContext
 
 __all__ = ["LuaEngine", "LuaRun"]
 
@@ -44,6 +53,7 @@ _MB = 1024 * 1024
 _PATTERN_WORK = 1e8
 _LOCATION = re.compile(r"^(?P<file>[^\n]*?):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)
 _FATAL_CODES = frozenset({"TIMEOUT", "CANCELLED", "LIMIT_EXCEEDED"})
+_REPORTED = "_llmspell_hook_reported"  # set by llmspell.hooks._fire on errors already reported
 _lua_type = lua54.lua_type
 
 
@@ -115,12 +125,18 @@ class LuaFunction(ScriptFunction):
         self._run = run
         self._fn = fn
 
-    async def __call__(self, *args: Any) -> Any:
-        return await self._run.call(self._fn, *args)
+    def __call__(self, *args: Any) -> Coroutine[Any, Any, Any]:  # the driver's coroutine itself
+        return self._run.call(self._fn, *args)
+
+    def call_hook(self, hctx: HookContext) -> tuple[bool, Any]:
+        """Synchronous fast path for hooks (see :meth:`LuaRun.call_hook`)."""
+        return self._run.call_hook(self._fn, hctx)
 
 
 class LuaRun:
     """One execution: a fresh runtime with the sandbox prelude, the API, and the driver."""
+
+    _violation_bridge: Callable[..., tuple[str, Any]]
 
     def __init__(self, env: ScriptEnv, ctx: ExecutionContext) -> None:
         self.env = env
@@ -131,11 +147,18 @@ class LuaRun:
         self._loaded_modules: set[str] = set()
         self._tickets = count(1)
         self._parked: dict[int, Any] = {}
+        # A hook point waiting for the script's next call into Python (the count hook cannot await).
+        self._pending: tuple[str, dict[str, Any]] | None = None
+        fraction = limits.memory_high_fraction
+        # Bytes past which MemoryUsageHigh fires (None: off, or fired already).
+        self._memory_mark = int(limits.memory_mb * _MB * fraction) if limits.memory_mb and fraction else None
         host = self.runtime.table_from(
             {
                 "check": self._check,
                 "print": self._print,
                 "load_global": self._load_global,
+                "violation": lambda *args: self._violation_bridge(*args),
+                "hook_data": self._hook_data,
                 "lazy_globals": self.runtime.table_from(dict.fromkeys(lazy_globals(), True)),
                 "max_string": limits.max_string_bytes,
                 "pattern_work": _PATTERN_WORK,
@@ -152,7 +175,14 @@ class LuaRun:
         except lua54.LuaMemoryError as exc:
             raise LimitExceeded("memory limit too small to start the Lua runtime") from exc
         self.conv = LuaConverter(self)
+        self._violation_bridge = self.wrap_callable(self._violation)
+        # Kernel functions are looked up once: lupa's table access from Python is unreliable
+        # while a script coroutine is suspended in a callback (a hook run from inside an API call).
         self._step = self.kernel.step
+        self._start = self.kernel.start
+        self._start_hook = self.kernel.start_hook
+        self._spawn = self.kernel.spawn
+        self._fatal = self.kernel.fatal
         self._make_namespace = self.kernel.make_namespace
 
     # Host callbacks (called from Lua) ----------------------------------------------------
@@ -162,7 +192,66 @@ class LuaRun:
             self.ctx.check()
         except LLMSpellError as exc:
             return exc.code, exc.message
+        mark = self._memory_mark
+        if mark is not None and self.runtime.get_memory_used() > mark:
+            self._memory_high()
         return None
+
+    def _hooks(self) -> Any:
+        from ...hooks.registry import hooks_for
+
+        return hooks_for(self.ctx)
+
+    def _memory_high(self) -> None:
+        """Queue MemoryUsageHigh (once): it fires at the script's next call into Python."""
+        hooks = self._hooks()
+        if hooks is None or not hooks.chain("MemoryUsageHigh"):
+            return  # checked again later: a hook may be registered meanwhile
+        self._memory_mark = None
+        self._pending = (
+            "MemoryUsageHigh",
+            {
+                "kind": "script",
+                "used_mb": round(self.runtime.get_memory_used() / _MB, 3),
+                "limit_mb": self.ctx.limits.memory_mb or 0,
+                "fraction": self.ctx.limits.memory_high_fraction,
+            },
+        )
+
+    async def _fire_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        hooks = self._hooks()
+        if pending is not None and hooks is not None:
+            from ...hooks._fire import observe
+
+            await observe(hooks, pending[0], ("script", self.env.script_name), pending[1], self.ctx)
+
+    async def _pending_first(self, fn: Callable[..., Any], args: list[Any]) -> Any:
+        await self._fire_pending()
+        result = fn(*args)
+        if asyncio.iscoroutine(result):
+            result = await result
+        return result
+
+    async def _violation(self, message: str, file: Any = None, line: Any = None) -> None:
+        """The sandbox refused something (called by the prelude before it raises)."""
+        hooks = self._hooks()
+        if hooks is None:
+            return
+        from ...hooks._fire import report_error
+
+        details: dict[str, Any] = {"kind": "script"}
+        if file is not None:
+            details.update(file=file, line=line)
+        error = SandboxViolation(message, details=details)
+        await report_error(hooks, self.ctx, error, ("script", self.env.script_name))
+
+    def _hook_data(self, source: Any) -> tuple[str, Any]:
+        """A hook context's data, converted when the hook first reads it (prelude: load_data)."""
+        try:
+            return "ok", self.conv.to_lua(source)
+        except LLMSpellError as exc:
+            return "err", self.error_table(exc)
 
     def _print(self, text: str | bytes) -> tuple[str, Any]:
         if isinstance(text, bytes):
@@ -171,7 +260,10 @@ class LuaRun:
         self._output_bytes += len(line.encode("utf-8", "replace"))
         limit = self.ctx.limits.output_bytes
         if limit is not None and self._output_bytes > limit:
-            error = LimitExceeded(f"output exceeded {limit} bytes", details={"fatal": True})
+            error = LimitExceeded(
+                f"output exceeded {limit} bytes",
+                details={"fatal": True, "resource": "output_bytes", "limit": limit},
+            )
             return "err", self.error_table(error)
         if self.env.stdout is not None:
             self.env.stdout.write(line)
@@ -197,9 +289,10 @@ class LuaRun:
         details = dict(error.details)
         if error.code in _FATAL_CODES and isinstance(error, Timeout | Cancelled):
             details["fatal"] = True
-        return self.runtime.table_from(
-            {"code": error.code, "message": error.message, "details": self.conv.to_lua(details)}
-        )
+        fields = {"code": error.code, "message": error.message, "details": self.conv.to_lua(details)}
+        if getattr(error, _REPORTED, False):
+            fields["_reported"] = True
+        return self.runtime.table_from(fields)
 
     def wrap_callable(self, fn: Callable[..., Any]) -> Callable[..., tuple[str, Any]]:
         """Wrap a Python callable (sync or async) for the Lua ``bridge``."""
@@ -207,7 +300,10 @@ class LuaRun:
 
         def call(*args: Any) -> tuple[str, Any]:
             try:
-                result = fn(*[conv.from_lua(arg) for arg in args])
+                if self._pending is None:
+                    result = fn(*[conv.from_lua(arg) for arg in args])
+                else:
+                    result = self._pending_first(fn, [conv.from_lua(arg) for arg in args])
                 if asyncio.iscoroutine(result):
                     try:
                         first = result.send(None)
@@ -249,21 +345,67 @@ class LuaRun:
     # Driver ----------------------------------------------------------------------------
 
     async def call(self, fn: Any, *args: Any) -> Any:
-        """Run Lua function ``fn`` on a new hooked coroutine, awaiting what it awaits."""
-        thread = self.kernel.spawn(fn)
-        send: tuple[Any, ...] = tuple(self.conv.to_lua(arg) for arg in args)
+        """Run Lua function ``fn`` on a script thread, awaiting what it awaits."""
+        to_lua = self.conv.to_lua
+        done, value = self._outcome(self._start, fn, *[to_lua(arg) for arg in args])
+        return value if done else await value
+
+    def call_hook(self, fn: Any, hctx: HookContext) -> tuple[bool, Any]:
+        """Run Lua function ``fn`` as a hook now: ``(True, its result)`` when it finished
+        without awaiting (no coroutine is created), else ``(False, awaitable of the result)``.
+
+        The context table is built and the function started in one Lua call; ``data`` is
+        converted when the function first reads it.
+        """
+        data = hctx.data
+        plain, source = (data, None) if type(data) in _PLAIN else (None, data)
+        kind, name = hctx.component
+        return self._outcome(
+            self._start_hook,
+            fn,
+            hctx.point,
+            kind,
+            name,
+            plain,
+            source,
+            hctx.correlation_id,
+            hctx.run_id,
+            hctx.attempt,
+        )
+
+    def _outcome(self, start: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+        try:
+            thread, tag, value = start(*args)
+        except lua54.LuaMemoryError as exc:
+            raise self._memory_error() from exc
+        except lua54.LuaError as exc:
+            raise self.translate(exc.args[0] if exc.args else str(exc)) from None
+        if tag == "done":
+            return True, self.conv.from_lua(value)
+        if tag == "error":
+            raise self.translate(value)
+        return False, self._drive(thread, value)
+
+    async def _drive(self, thread: int, ticket: int) -> Any:
+        """Go on with a script thread that awaits ``ticket``, until it finishes."""
         while True:
+            send = await self._settle(self._parked.pop(ticket))
             try:
                 tag, value = self._step(thread, *send)
             except lua54.LuaMemoryError as exc:
-                raise LimitExceeded("memory limit exceeded") from exc
+                raise self._memory_error() from exc
             except lua54.LuaError as exc:
                 raise self.translate(exc.args[0] if exc.args else str(exc)) from None
             if tag == "done":
                 return self.conv.from_lua(value)
             if tag == "error":
                 raise self.translate(value)
-            send = await self._settle(self._parked.pop(value))
+            ticket = value
+
+    def _memory_error(self) -> LimitExceeded:
+        return LimitExceeded(
+            "memory limit exceeded", details={"resource": "memory_mb", "limit": self.ctx.limits.memory_mb}
+        )
 
     async def _settle(self, awaitable: Any) -> tuple[str, Any]:
         task = asyncio.current_task()
@@ -286,7 +428,10 @@ class LuaRun:
             self.ctx.check()
             return "ok", self.conv.to_lua(result)
         except TimeoutError:
-            error = Timeout(f"deadline of {self.ctx.limits.timeout_s}s exceeded", details={"fatal": True})
+            error = Timeout(
+                f"deadline of {self.ctx.limits.timeout_s}s exceeded",
+                details={"fatal": True, "timeout_s": self.ctx.limits.timeout_s},
+            )
         except asyncio.CancelledError:
             if not token.cancelled or task is None:
                 raise
@@ -300,7 +445,7 @@ class LuaRun:
 
     def translate(self, err: Any) -> LLMSpellError:
         """Turn a Lua error value into an ``LLMSpellError`` (no Lua code runs here)."""
-        fatal = self.kernel.fatal()
+        fatal = self._fatal()
         if fatal is not None:
             err = fatal
         if _lua_type(err) == "table":
@@ -313,7 +458,10 @@ class LuaRun:
                     location = _plain(err[key])
                     if location is not None:
                         details[key] = location
-                return error_from_code(code, str(_plain(err["message"])), details)
+                translated = error_from_code(code, str(_plain(err["message"])), details)
+                if _plain(err["_reported"]):
+                    setattr(translated, _REPORTED, True)
+                return translated
             return ScriptError("error object: " + _describe(err))
         if isinstance(err, bytes):
             err = err.decode("utf-8", "replace")
@@ -324,9 +472,12 @@ class LuaRun:
             where = {"file": match["file"], "line": int(match["line"])}
             message = match["message"]
         if "stack overflow" in message:
-            return LimitExceeded(f"stack overflow ({message})", details=where)
+            return LimitExceeded(f"stack overflow ({message})", details={**where, "resource": "stack"})
         if message == "not enough memory":
-            return LimitExceeded("memory limit exceeded", details=where)
+            return LimitExceeded(
+                "memory limit exceeded",
+                details={**where, "resource": "memory_mb", "limit": self.ctx.limits.memory_mb},
+            )
         return ScriptError(message, details=where)
 
     async def run(self, source: str) -> ScriptResult:
@@ -340,7 +491,23 @@ class LuaRun:
             value = await self.call(fn)
         except asyncio.CancelledError:
             raise Cancelled(self.ctx.cancel_token.reason or "run cancelled") from None
+        except LLMSpellError as exc:
+            await self._ended(exc)
+            raise
+        await self._ended(None)
         return ScriptResult(value=self.conv.detach(value), metadata={"instructions": self.kernel.steps()})
+
+    async def _ended(self, error: LLMSpellError | None) -> None:
+        """Fire a queued hook point; report the limit or refusal that stopped the run."""
+        if self._pending is not None:
+            await self._fire_pending()
+        if error is None or error.code not in ("LIMIT_EXCEEDED", "TIMEOUT", "SANDBOX_VIOLATION"):
+            return
+        hooks = self._hooks()
+        if hooks is not None:
+            from ...hooks._fire import report_error
+
+            await report_error(hooks, self.ctx, error, ("script", self.env.script_name))
 
     def close(self) -> None:
         """Drop the runtime and everything parked on it."""

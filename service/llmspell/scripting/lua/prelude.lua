@@ -18,6 +18,7 @@ local s_gmatch, s_gsub, s_format, s_len, s_byte = string.gmatch, string.gsub, st
 local m_huge, m_tointeger = math.huge, math.tointeger
 
 local host_check, host_print, host_load_global = host.check, host.print, host.load_global
+local host_violation = host.violation
 local lazy_globals = host.lazy_globals or {}
 local max_string = host.max_string
 local pattern_work = host.pattern_work
@@ -48,15 +49,15 @@ local CHECK_EVERY = 10
 local max_steps = host.max_steps or m_huge
 local steps = 0
 
-local function fatal(code, message, level)
-  if not FATAL then FATAL = locate(make_error(code, message), level or 3) end
+local function fatal(code, message, level, resource)
+  if not FATAL then FATAL = locate(make_error(code, message, { resource = resource }), level or 3) end
   raw_error(FATAL, 0)
 end
 
 local function hook()
   if FATAL then raw_error(FATAL, 0) end
   steps = steps + 1
-  if steps > max_steps then fatal("LIMIT_EXCEEDED", "instruction budget exceeded", 4) end
+  if steps > max_steps then fatal("LIMIT_EXCEEDED", "instruction budget exceeded", 4, "instruction_budget") end
   if steps % CHECK_EVERY == 0 then
     local code, message = host_check()
     if code then fatal(code, message, 4) end
@@ -74,7 +75,7 @@ local function checked(ok, ...)
   if not ok then
     if FATAL then raw_error(FATAL, 0) end
     local err = ...
-    if err == "not enough memory" then fatal("LIMIT_EXCEEDED", "memory limit exceeded", 3) end
+    if err == "not enough memory" then fatal("LIMIT_EXCEEDED", "memory limit exceeded", 3, "memory_mb") end
   end
   return ok, ...
 end
@@ -137,6 +138,17 @@ local function finish_call(tag, value)
   raw_error(value, 0)
 end
 
+-- A sandbox refusal: the host hears of it first (the SecurityViolation hook point; the
+-- error is then marked as reported), then it is raised at the script's line.
+local function refuse(message, level)
+  local err = locate(make_error("SANDBOX_VIOLATION", message), level + 1)
+  if host_violation then
+    finish_call(host_violation(message, err.file, err.line))
+    err._reported = true
+  end
+  raw_error(err, 0)
+end
+
 local function bridge(pyfn)
   return function(...)
     local result = finish_call(pyfn(...))
@@ -185,7 +197,8 @@ end
 -- Strings: C functions run without hooks, so their inputs are capped ---------------------
 local function check_len(n, what)
   if n > max_string then
-    fatal("LIMIT_EXCEEDED", what .. " would exceed the string size limit (" .. max_string .. " bytes)", 5)
+    fatal("LIMIT_EXCEEDED", what .. " would exceed the string size limit (" .. max_string .. " bytes)", 5,
+      "max_string_bytes")
   end
 end
 
@@ -214,7 +227,7 @@ local function check_pattern(s, pattern, plain)
   if k >= 2 then
     local work = (s_len(s) + 1) ^ (k / 2)
     if work > pattern_work then
-      fatal("LIMIT_EXCEEDED", "pattern too expensive for a subject of " .. s_len(s) .. " bytes", 5)
+      fatal("LIMIT_EXCEEDED", "pattern too expensive for a subject of " .. s_len(s) .. " bytes", 5, "pattern")
     end
   end
 end
@@ -287,13 +300,13 @@ env.setmetatable = function(t, mt)
 end
 env.getmetatable = function(v)
   if raw_type(v) == "string" then
-    raw_error(locate(make_error("SANDBOX_VIOLATION", "the string metatable is not available in the sandbox"), 2), 0)
+    refuse("the string metatable is not available in the sandbox", 2)
   end
   return raw_getmetatable(v)
 end
 env.load = function(chunk, name, mode, chunk_env)
   if (mode ~= nil and mode ~= "t") or (raw_type(chunk) == "string" and s_byte(chunk, 1) == 27) then
-    raw_error(locate(make_error("SANDBOX_VIOLATION", "binary chunks cannot be loaded"), 2), 0)
+    refuse("binary chunks cannot be loaded", 2)
   end
   return raw_load(chunk, name, "t", chunk_env or env)
 end
@@ -328,7 +341,7 @@ local function guard(tbl, label, names, lazy)
   for _, n in ipairs(names) do removed[n] = true end
   return raw_setmetatable(tbl, { __index = function(t, key)
     if removed[key] then
-      raw_error(locate(make_error("SANDBOX_VIOLATION", label .. key .. " is not available in the sandbox"), 3), 0)
+      refuse(label .. key .. " is not available in the sandbox", 3)
     end
     if lazy and lazy[key] then
       lazy[key] = nil
@@ -363,6 +376,66 @@ local function mark_array(t)
   return t
 end
 
+-- Hook contexts: `data` stays a Python value until the hook first reads it (most hooks
+-- never do), then it is converted once and stored in the table.
+local host_hook_data = host.hook_data
+local lazy_data = raw_setmetatable({}, { __mode = "k" })
+
+local function load_data(t)
+  local source = lazy_data[t]
+  if source == nil then return raw_rawget(t, "data") end
+  lazy_data[t] = nil
+  if raw_rawget(t, "data") == nil then raw_rawset(t, "data", finish_call(host_hook_data(source))) end
+  return raw_rawget(t, "data")
+end
+
+local HOOK_CONTEXT_MT = {
+  __index = function(t, key) if key == "data" then return load_data(t) end end,
+  __pairs = function(t) load_data(t); return raw_next, t, nil end,
+  __metatable = false,
+}
+
+local FLAT_MAX = 4000
+local m_type = math.type
+
+-- A table's kind and contents in one call, for the Python converter (reading a table
+-- from Python costs a round trip per key): ("null") | (object key) | ("seq", v1, ..., vn)
+-- for 1..n | ("map" or "array", k1, v1, k2, v2, ...) | ("big") past FLAT_MAX values.
+-- The pairs of t from key k on, as multiple values (small tables: no table to build).
+local function pairs_after(t, k)
+  local nk, nv = raw_next(t, k)
+  if nk == nil then return end
+  return nk, nv, pairs_after(t, nk)
+end
+
+local function explode(t)
+  if t == JSON_NULL then return "null" end
+  local key = object_keys[t]
+  if key ~= nil then return key end
+  if lazy_data[t] ~= nil then load_data(t) end
+  local n, top, seq = 0, 0, true
+  for k in raw_next, t do
+    n = n + 1
+    if seq then
+      if m_type(k) == "integer" and k >= 1 then
+        if k > top then top = k end
+      else
+        seq = false
+      end
+    end
+  end
+  if n > FLAT_MAX then return "big" end
+  if n > 0 and seq and top == n then return "seq", t_unpack(t, 1, n) end
+  local kind = raw_getmetatable(t) == "array" and "array" or "map"
+  if n <= 16 then return kind, pairs_after(t, nil) end
+  local flat, i = {}, 0
+  for k, v in raw_next, t do
+    flat[i + 1], flat[i + 2] = k, v
+    i = i + 2
+  end
+  return kind, t_unpack(flat, 1, i)
+end
+
 -- Threads driven from Python are kept here by number (lupa does not hand Lua threads
 -- back to Lua intact).
 local driven, driven_count = {}, 0
@@ -373,13 +446,60 @@ local function spawn(fn)
   return driven_count
 end
 
+-- Workers: threads that run one function per trip and wait for the next (a function
+-- that returns yields DONE and its first result), so Python calling a Lua function (a
+-- hook, a script tool, a callback) reuses an idle thread instead of creating one.
+local DONE = {}
+local idle, MAX_IDLE = {}, 8
+
+local function worker(fn, ...)
+  return worker(co_yield(DONE, (fn(...))))
+end
+
+local function settle(id, co, ok, first, ...)
+  if not ok then driven[id] = nil; return "error", first end
+  if first == DONE then
+    driven[id] = nil
+    if #idle < MAX_IDLE then idle[#idle + 1] = co end
+    return "done", (...)
+  end
+  if co_status(co) == "dead" then driven[id] = nil; return "done", first end
+  if first == AWAIT then return "await", (...) end
+  driven[id] = nil
+  return "error", make_error("VALIDATION", "coroutine.yield called outside a coroutine")
+end
+
 local function step(id, ...)
   local co = driven[id]
-  local res = t_pack(co_resume(co, ...))
-  if not res[1] then driven[id] = nil; return "error", res[2] end
-  if co_status(co) == "dead" then driven[id] = nil; return "done", res[2] end
-  if res[2] == AWAIT then return "await", res[3] end
-  return "error", make_error("VALIDATION", "coroutine.yield called outside a coroutine")
+  return settle(id, co, co_resume(co, ...))
+end
+
+-- Run fn(...) on a worker: (id, tag, value) as `step` answers, in one call from Python.
+local function start(fn, ...)
+  local co = idle[#idle]
+  if co ~= nil then
+    idle[#idle] = nil
+    if co_status(co) ~= "suspended" then co = new_thread(worker) end
+  else
+    co = new_thread(worker)
+  end
+  driven_count = driven_count + 1
+  driven[driven_count] = co
+  return driven_count, settle(driven_count, co, co_resume(co, fn, ...))
+end
+
+-- The table a hook function gets, built in one call from Python; `source` is data not
+-- converted yet (see load_data).
+local function hook_context(point, ctype, cname, data, source, correlation_id, run_id, attempt)
+  local t = { point = point, component = { type = ctype, name = cname }, data = data,
+    correlation_id = correlation_id, run_id = run_id, attempt = attempt }
+  if source ~= nil then lazy_data[t] = source end
+  return raw_setmetatable(t, HOOK_CONTEXT_MT)
+end
+
+-- start(fn, hook_context(...)) in one call from Python.
+local function start_hook(fn, point, ctype, cname, data, source, correlation_id, run_id, attempt)
+  return start(fn, hook_context(point, ctype, cname, data, source, correlation_id, run_id, attempt))
 end
 
 -- Installs global `name` (into the table already there, if any). Done in Lua: lupa's
@@ -458,7 +578,11 @@ return {
   make_namespace = make_namespace,
   step = step,
   spawn = spawn,
+  start = start,
+  start_hook = start_hook,
+  hook_context = hook_context,
   classify = classify,
+  explode = explode,
   mark_array = mark_array,
   null = JSON_NULL,
   AWAIT = AWAIT,

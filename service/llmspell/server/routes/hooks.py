@@ -36,10 +36,17 @@ async def list_hooks() -> dict[str, Any]:
 
 @router.post("", status_code=201)
 async def register_hook(body: RegisterBody) -> dict[str, Any]:
-    """Register a built-in hook in the daemon's process registry; ``{items: [hook]}`` (one per point)."""
+    """Register a built-in hook in the daemon's process registry; ``{items: [hook]}`` (one per point).
+
+    A ConfigurationChange hook sees ``{section="hooks", action="add", value=body}`` first: it may
+    change the body or refuse (409 ``CANCELLED``).
+    """
     from ...hooks import process_hooks
+    from ...hooks._fire import configuration_change
     from ...hooks.builtins import register_builtin
 
+    spec = await configuration_change("hooks", "add", body.model_dump())
+    body = RegisterBody.model_validate(spec) if isinstance(spec, dict) else body
     entries = register_builtin(
         process_hooks(),
         body.name,
@@ -53,9 +60,13 @@ async def register_hook(body: RegisterBody) -> dict[str, Any]:
 
 @router.delete("/{hook_id}", status_code=204)
 async def unregister_hook(hook_id: str) -> Response:
-    """Remove a daemon-wide hook by id."""
+    """Remove a daemon-wide hook by id (a ConfigurationChange hook sees ``action="remove"`` first)."""
     from ...hooks import process_hooks
+    from ...hooks._fire import configuration_change
 
+    entry = process_hooks().get(hook_id)
+    if entry is not None:
+        await configuration_change("hooks", "remove", entry.info())
     if not process_hooks().unregister(hook_id):
         raise NotFound(
             f"no daemon-wide hook {hook_id!r}; list them with GET /v1/hooks", details={"hook": hook_id}
