@@ -126,3 +126,4 @@ class RunEventWriter:
             self._schedule_publish()
             if self._publishing is not None:
                 await self._publishing
+        self._publishing = None  # a finished task would keep a cycle through this writer

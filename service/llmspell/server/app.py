@@ -118,6 +118,9 @@ def create_app(control: ControlPlane, auth: Authenticator, *, max_body_bytes: in
         title="llmspell",
         version=__version__,
         description="Scriptable LLM orchestration: runs, scripts, schedules and tools.",
+        # Our metrics are Prometheus (/metrics); FastAPI's OpenTelemetry hooks would only cost
+        # a provider lookup per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.control = control
     app.state.auth = auth
