@@ -49,7 +49,7 @@ class LuaConverter:
         self._make_object = kernel.make_object
         self._make_iterator = kernel.make_iterator
         self._bridge = kernel.bridge
-        self.null = kernel.null
+        self.null = run.null
         self._objects: dict[int, tuple[ApiObject, Any]] = {}
 
     # Python → Lua ---------------------------------------------------------------------

@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
+import threading
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from functools import cache
 from importlib import resources
@@ -55,6 +57,9 @@ _LOCATION = re.compile(r"^(?P<file>[^\n]*?):(?P<line>\d+): (?P<message>.*)$", re
 _FATAL_CODES = frozenset({"TIMEOUT", "CANCELLED", "LIMIT_EXCEEDED"})
 _REPORTED = "_llmspell_hook_reported"  # set by llmspell.hooks._fire on errors already reported
 _lua_type = lua54.lua_type
+_SHELL_RUNS = 1000  # runs served by one runtime before it is retired
+_SHELL_GROWTH = 4 * _MB  # live memory a runtime may gain over its first run's start
+_IDLE_SHELLS = 16  # idle runtimes kept per thread and memory limit
 
 
 def _deny_attributes(obj: object, name: str, is_setting: bool) -> str:
@@ -81,6 +86,89 @@ def _new_runtime(max_memory: int | None) -> Any:
         attribute_filter=_deny_attributes,
         **kwargs,
     )
+
+
+class _Shell:
+    """A Lua runtime with the sandbox kernel loaded, serving runs one after another.
+
+    Creating a runtime and running the prelude cost more than a short script itself, so a
+    runtime that ended a run cleanly (no limit hit, no thread left suspended) is kept for
+    the next run on the same thread (lupa runtimes are not shared between threads). Each
+    run gets fresh globals and library tables from ``open_run``; ``close_run`` drops them,
+    so nothing a script could reach survives it. A runtime is retired after
+    ``_SHELL_RUNS`` runs or when its memory grew past ``_SHELL_GROWTH`` bytes.
+    """
+
+    __slots__ = (
+        "baseline",
+        "close_run",
+        "driver",
+        "kernel",
+        "max_memory",
+        "open_run",
+        "references",
+        "runs",
+        "runtime",
+    )
+
+    _idle = threading.local()
+
+    def __init__(self, max_memory: int | None) -> None:
+        self.max_memory = max_memory
+        self.runtime = _new_runtime(max_memory)
+        try:
+            self.kernel = self.runtime.globals().load(_prelude_bytecode(), "=prelude", "b")()
+        except lua54.LuaMemoryError as exc:
+            raise LimitExceeded("memory limit too small to start the Lua runtime") from exc
+        kernel = self.kernel
+        self.open_run = kernel.open_run
+        self.close_run = kernel.close_run
+        # Looked up once: lupa's table access from Python is unreliable while a script
+        # coroutine is suspended in a callback (a hook run from inside an API call).
+        self.driver = (
+            kernel.step,
+            kernel.start,
+            kernel.start_hook,
+            kernel.spawn,
+            kernel.fatal,
+            kernel.make_namespace,
+        )
+        self.runs = 0
+        self.baseline = self.runtime.get_memory_used()
+        self.references = sys.getrefcount(self.runtime)
+
+    @classmethod
+    def take(cls, max_memory: int | None) -> _Shell:
+        idle: dict[int | None, list[_Shell]] | None = getattr(cls._idle, "shells", None)
+        if idle:
+            shells = idle.get(max_memory)
+            if shells:
+                return shells.pop()
+        return cls(max_memory)
+
+    def give_back(self, clean: bool) -> None:
+        try:
+            clean = bool(self.close_run()) and clean
+        except lua54.LuaError:
+            clean = False
+        self.runs += 1
+        if not clean or self.runs >= _SHELL_RUNS:
+            return
+        if sys.getrefcount(self.runtime) != self.references:
+            # A Lua value of the run is still held in Python (each holds the runtime): it
+            # must never see another run's state, and lupa frees it through the Lua thread
+            # it came from, which a reused runtime may have collected.
+            return
+        if self.runtime.get_memory_used() - self.baseline > _SHELL_GROWTH:
+            self.runtime.gccollect()
+            if self.runtime.get_memory_used() - self.baseline > _SHELL_GROWTH:
+                return
+        idle: dict[int | None, list[_Shell]] | None = getattr(self._idle, "shells", None)
+        if idle is None:
+            idle = self._idle.shells = {}
+        shells = idle.setdefault(self.max_memory, [])
+        if len(shells) < _IDLE_SHELLS:
+            shells.append(self)
 
 
 class _Continuation:
@@ -138,12 +226,12 @@ class LuaRun:
 
     _violation_bridge: Callable[..., tuple[str, Any]]
     closed = False
+    _spent = False
 
     def __init__(self, env: ScriptEnv, ctx: ExecutionContext) -> None:
         self.env = env
         self.ctx = ctx
         limits = ctx.limits
-        self.runtime = _new_runtime(limits.memory_mb * _MB if limits.memory_mb else None)
         self._output_bytes = 0
         self._loaded_modules: set[str] = set()
         self._tickets = count(1)
@@ -153,14 +241,17 @@ class LuaRun:
         fraction = limits.memory_high_fraction
         # Bytes past which MemoryUsageHigh fires (None: off, or fired already).
         self._memory_mark = int(limits.memory_mb * _MB * fraction) if limits.memory_mb and fraction else None
-        host = self.runtime.table_from(
+        shell = self._shell = _Shell.take(limits.memory_mb * _MB if limits.memory_mb else None)
+        self.runtime = runtime = shell.runtime
+        self.kernel = shell.kernel
+        host = runtime.table_from(
             {
                 "check": self._check,
                 "print": self._print,
                 "load_global": self._load_global,
                 "violation": lambda *args: self._violation_bridge(*args),
                 "hook_data": self._hook_data,
-                "lazy_globals": self.runtime.table_from(dict.fromkeys(lazy_globals(), True)),
+                "lazy_globals": runtime.table_from(dict.fromkeys(lazy_globals(), True)),
                 "max_string": limits.max_string_bytes,
                 "pattern_work": _PATTERN_WORK,
                 **(
@@ -171,20 +262,19 @@ class LuaRun:
             }
         )
         try:
-            prelude = self.runtime.globals().load(_prelude_bytecode(), "=prelude", "b")
-            self.kernel = prelude(host)
+            self.null = shell.open_run(host)
         except lua54.LuaMemoryError as exc:
             raise LimitExceeded("memory limit too small to start the Lua runtime") from exc
         self.conv = LuaConverter(self)
         self._violation_bridge = self.wrap_callable(self._violation)
-        # Kernel functions are looked up once: lupa's table access from Python is unreliable
-        # while a script coroutine is suspended in a callback (a hook run from inside an API call).
-        self._step = self.kernel.step
-        self._start = self.kernel.start
-        self._start_hook = self.kernel.start_hook
-        self._spawn = self.kernel.spawn
-        self._fatal = self.kernel.fatal
-        self._make_namespace = self.kernel.make_namespace
+        (
+            self._step,
+            self._start,
+            self._start_hook,
+            self._spawn,
+            self._fatal,
+            self._make_namespace,
+        ) = shell.driver
 
     # Host callbacks (called from Lua) ----------------------------------------------------
 
@@ -497,6 +587,8 @@ class LuaRun:
         except asyncio.CancelledError:
             raise Cancelled(self.ctx.cancel_token.reason or "run cancelled") from None
         except LLMSpellError as exc:
+            if exc.code in _FATAL_CODES:
+                self._spent = True  # a limit stopped the run: its runtime is not reused
             await self._ended(exc)
             raise
         await self._ended(None)
@@ -515,23 +607,28 @@ class LuaRun:
             await report_error(hooks, self.ctx, error, ("script", self.env.script_name))
 
     def close(self) -> None:
-        """Drop the runtime and everything parked on it.
+        """End the run: its runtime goes back to the thread's idle shells when the run
+        ended cleanly (see :class:`_Shell`), else it is dropped.
 
         The Lua state holds our callbacks, which hold this run and the converter, which
-        hold the state: clearing both objects breaks that cycle, so the state is freed
-        here by reference counting instead of by a later cyclic GC pass (which cost the
-        daemon a quarter of its CPU on short runs).
+        hold the state: clearing both objects breaks that cycle, so nothing of the run is
+        left for a later cyclic GC pass (which cost the daemon a quarter of its CPU on
+        short runs).
         """
         for awaitable in self._parked.values():
             coro = getattr(awaitable, "_coro", None)
             if coro is not None:
                 coro.close()
+        clean = not self._parked and not self._spent
         self._parked.clear()
+        shell = self.__dict__.get("_shell")
         conv = self.__dict__.get("conv")
         if conv is not None:
             conv.__dict__.clear()
         self.__dict__.clear()
         self.closed = True
+        if shell is not None:
+            shell.give_back(clean)
 
 
 def _ended_run() -> LLMSpellError:

@@ -1,8 +1,9 @@
--- llmspell Lua sandbox prelude. Runs once in every fresh runtime, before the script.
--- Receives `host`, a table of Python callbacks and limits; returns the kernel table
--- the Python engine uses. Everything captured here as a local stays out of reach of
--- the script, which only sees the sandboxed globals built at the end.
-local host = ...
+-- llmspell Lua sandbox prelude. Runs once in every fresh runtime and returns the kernel
+-- table the Python engine uses. A runtime then serves runs one after another (on one
+-- thread): `open_run(host)` gives a run fresh globals, library tables and kernel state
+-- (host: a table of Python callbacks and limits), `close_run()` drops them. Everything
+-- captured here as a local stays out of reach of the script, which only sees the
+-- sandboxed globals `open_run` builds; nothing a script can reach outlives its run.
 
 local raw_pcall, raw_xpcall, raw_error = pcall, xpcall, error
 local raw_type, raw_tostring, raw_select = type, tostring, select
@@ -17,17 +18,14 @@ local s_rep, s_find, s_match = string.rep, string.find, string.match
 local s_gmatch, s_gsub, s_format, s_len, s_byte = string.gmatch, string.gsub, string.format, string.len, string.byte
 local m_huge, m_tointeger = math.huge, math.tointeger
 
-local host_check, host_print, host_load_global = host.check, host.print, host.load_global
-local host_violation = host.violation
-local lazy_globals = host.lazy_globals or {}
-local max_string = host.max_string
-local pattern_work = host.pattern_work
+-- Per run (set by open_run, cleared by close_run).
+local host_check, host_print, host_load_global, host_violation, host_hook_data
+local lazy_globals, max_string, pattern_work
+local env, ERR_MT, JSON_NULL
+local object_keys, lazy_data, driven, driven_count, idle
 
 -- Errors ---------------------------------------------------------------------------
-local ERR_MT = {
-  __name = "LLMSpellError",
-  __tostring = function(e) return raw_tostring(e.code) .. ": " .. raw_tostring(e.message) end,
-}
+local function error_tostring(e) return raw_tostring(e.code) .. ": " .. raw_tostring(e.message) end
 
 local function make_error(code, message, details)
   return raw_setmetatable({ code = code, message = message, details = details or {} }, ERR_MT)
@@ -46,7 +44,7 @@ end
 local FATAL = nil
 local HOOK_COUNT = 1000
 local CHECK_EVERY = 10
-local max_steps = host.max_steps or m_huge
+local max_steps = m_huge
 local steps = 0
 
 local function fatal(code, message, level, resource)
@@ -58,7 +56,7 @@ local function hook()
   if FATAL then raw_error(FATAL, 0) end
   steps = steps + 1
   if steps > max_steps then fatal("LIMIT_EXCEEDED", "instruction budget exceeded", 4, "instruction_budget") end
-  if steps % CHECK_EVERY == 0 then
+  if steps % CHECK_EVERY == 0 and host_check then
     local code, message = host_check()
     if code then fatal(code, message, 4) end
   end
@@ -159,8 +157,6 @@ end
 -- An object: a table whose methods take the object as first argument (`obj:m(...)`)
 -- and also work with a dot call (`obj.m(...)`). `key` lets `classify` tell the Python
 -- side which object a table passed back to it stands for.
-local object_keys = raw_setmetatable({}, { __mode = "k" })
-
 local function make_object(type_name, methods, key)
   local obj = {}
   if key ~= nil then object_keys[obj] = key end
@@ -232,10 +228,9 @@ local function check_pattern(s, pattern, plain)
   end
 end
 
-local string_safe = {}
-for k, v in raw_next, string do string_safe[k] = v end
-string_safe.dump = nil
-string_safe.rep = function(s, n, sep)
+local LIB = { string = string, table = table, math = math, utf8 = utf8, os = os }
+local string_capped = {}
+string_capped.rep = function(s, n, sep)
   s = raw_tostring(s)
   n = m_tointeger(n) or n
   if raw_type(n) == "number" and n > 0 then
@@ -243,17 +238,17 @@ string_safe.rep = function(s, n, sep)
   end
   return s_rep(s, n, sep)
 end
-string_safe.find = function(s, p, init, plain) check_pattern(s, p, plain); return s_find(s, p, init, plain) end
-string_safe.match = function(s, p, init) check_pattern(s, p, false); return s_match(s, p, init) end
-string_safe.gmatch = function(s, p, init) check_pattern(s, p, false); return s_gmatch(s, p, init) end
-string_safe.gsub = function(s, p, r, n)
+string_capped.find = function(s, p, init, plain) check_pattern(s, p, plain); return s_find(s, p, init, plain) end
+string_capped.match = function(s, p, init) check_pattern(s, p, false); return s_match(s, p, init) end
+string_capped.gmatch = function(s, p, init) check_pattern(s, p, false); return s_gmatch(s, p, init) end
+string_capped.gsub = function(s, p, r, n)
   check_pattern(s, p, false)
   if raw_type(r) == "string" and raw_type(s) == "string" then
     check_len(s_len(s) * (s_len(r) + 1), "string.gsub")
   end
   return s_gsub(s, p, r, n)
 end
-string_safe.format = function(fmt, ...)
+string_capped.format = function(fmt, ...)
   local total = s_len(raw_tostring(fmt))
   for i = 1, raw_select("#", ...) do
     local v = raw_select(i, ...)
@@ -262,12 +257,7 @@ string_safe.format = function(fmt, ...)
   check_len(total, "string.format")
   return s_format(fmt, ...)
 end
--- Methods on string values (`("x"):rep(10)`) go through the capped functions too.
-raw_getmetatable("").__index = string_safe
-
-local table_safe = {}
-for k, v in raw_next, table do table_safe[k] = v end
-table_safe.concat = function(t, sep, i, j)
+local function table_concat(t, sep, i, j)
   local total = 0
   for idx = i or 1, j or #t do
     local v = t[idx]
@@ -278,18 +268,16 @@ table_safe.concat = function(t, sep, i, j)
   return t_concat(t, sep, i, j)
 end
 
--- The sandboxed globals --------------------------------------------------------------
-local env = {}
-env._G = env
-env._VERSION = _VERSION
-for _, name in ipairs({
+-- The sandboxed globals (built per run by build_env) -----------------------------------
+local BASE_NAMES = {
   "assert", "ipairs", "next", "pairs", "rawequal", "rawget", "rawlen", "rawset", "select",
-  "tonumber", "tostring", "type",
-}) do env[name] = _G[name] end
-env.error = error
-env.pcall = safe_pcall
-env.xpcall = safe_xpcall
-env.setmetatable = function(t, mt)
+  "tonumber", "tostring", "type", "error",
+}
+local BASE = {}
+for _, name in ipairs(BASE_NAMES) do BASE[name] = _G[name] end
+local G_VERSION = _VERSION
+
+local function sandbox_setmetatable(t, mt)
   if raw_type(mt) == "table" and raw_rawget(mt, "__gc") ~= nil then
     -- Lua switches hooks off while finalizers run: no script finalizers.
     local copy = {}
@@ -298,47 +286,34 @@ env.setmetatable = function(t, mt)
   end
   return raw_setmetatable(t, mt)
 end
-env.getmetatable = function(v)
+local function sandbox_getmetatable(v)
   if raw_type(v) == "string" then
     refuse("the string metatable is not available in the sandbox", 2)
   end
   return raw_getmetatable(v)
 end
-env.load = function(chunk, name, mode, chunk_env)
+local function sandbox_load(chunk, name, mode, chunk_env)
   if (mode ~= nil and mode ~= "t") or (raw_type(chunk) == "string" and s_byte(chunk, 1) == 27) then
     refuse("binary chunks cannot be loaded", 2)
   end
   return raw_load(chunk, name, "t", chunk_env or env)
 end
-env.print = function(...)
+local function sandbox_print(...)
   local n = raw_select("#", ...)
   local parts = {}
   for i = 1, n do parts[i] = raw_tostring((raw_select(i, ...))) end
   finish_call(host_print(t_concat(parts, "\t")))
 end
-env.string = string_safe
-env.table = table_safe
-env.math = {}
-for k, v in raw_next, math do env.math[k] = v end
-env.utf8 = {}
-for k, v in raw_next, utf8 do env.utf8[k] = v end
-env.os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime }
-env.coroutine = {
-  create = new_thread,
-  resume = safe_resume,
-  wrap = safe_wrap,
-  yield = safe_yield,
-  status = co_status,
-  running = co_running,
-  isyieldable = co_isyieldable,
-  close = co_close,
-}
+
+local function copy_of(lib)
+  local t = {}
+  for k, v in raw_next, lib do t[k] = v end
+  return t
+end
 
 -- Names the sandbox removed raise SANDBOX_VIOLATION instead of reading as nil, so an
 -- escape attempt fails loudly at the line that tried it.
-local function guard(tbl, label, names, lazy)
-  local removed = {}
-  for _, n in ipairs(names) do removed[n] = true end
+local function guard(tbl, label, removed, lazy)
   return raw_setmetatable(tbl, { __index = function(t, key)
     if removed[key] then
       refuse(label .. key .. " is not available in the sandbox", 3)
@@ -351,15 +326,22 @@ local function guard(tbl, label, names, lazy)
     return nil
   end })
 end
-guard(env, "", { "io", "debug", "python", "package", "require", "dofile", "loadfile",
-  "collectgarbage", "loadstring", "module", "setfenv", "getfenv", "newproxy" }, lazy_globals)
-guard(env.os, "os.", { "execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale" })
-guard(string_safe, "string.", { "dump" })
-guard(env.coroutine, "coroutine.", {})
+local function name_set(names)
+  local set = {}
+  for _, n in ipairs(names) do set[n] = true end
+  return set
+end
+local REMOVED_GLOBALS = name_set({ "io", "debug", "python", "package", "require", "dofile", "loadfile",
+  "collectgarbage", "loadstring", "module", "setfenv", "getfenv", "newproxy" })
+local REMOVED_OS = name_set({ "execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale" })
+local REMOVED_STRING = name_set({ "dump" })
+local REMOVED_NONE = {}
+
+local build_env -- defined once the helpers it installs exist (below)
 
 -- JSON helpers the Python side needs to recognise --------------------------------------
-local JSON_NULL = raw_setmetatable({}, { __name = "null", __tostring = function() return "null" end,
-  __newindex = function() raw_error("JSON.null is read-only", 2) end, __metatable = false })
+local function null_tostring() return "null" end
+local function null_newindex() raw_error("JSON.null is read-only", 2) end
 local ARRAY_MT = { __name = "array", __metatable = "array" }
 
 local function classify(t)
@@ -378,9 +360,6 @@ end
 
 -- Hook contexts: `data` stays a Python value until the hook first reads it (most hooks
 -- never do), then it is converted once and stored in the table.
-local host_hook_data = host.hook_data
-local lazy_data = raw_setmetatable({}, { __mode = "k" })
-
 local function load_data(t)
   local source = lazy_data[t]
   if source == nil then return raw_rawget(t, "data") end
@@ -438,7 +417,6 @@ end
 
 -- Threads driven from Python are kept here by number (lupa does not hand Lua threads
 -- back to Lua intact).
-local driven, driven_count = {}, 0
 
 local function spawn(fn)
   driven_count = driven_count + 1
@@ -450,7 +428,7 @@ end
 -- that returns yields DONE and its first result), so Python calling a Lua function (a
 -- hook, a script tool, a callback) reuses an idle thread instead of creating one.
 local DONE = {}
-local idle, MAX_IDLE = {}, 8
+local MAX_IDLE = 8
 
 local function worker(fn, ...)
   return worker(co_yield(DONE, (fn(...))))
@@ -554,12 +532,80 @@ local function streaming_create(fn)
   function stream.done(_) return finished end
   return raw_setmetatable(stream, { __name = "Stream", __call = function(self) return self:next() end })
 end
-env.Streaming = { create = streaming_create }
-env.JSON = { null = JSON_NULL, array = mark_array }
+function build_env()
+  env = {}
+  env._G = env
+  env._VERSION = G_VERSION
+  for name, fn in raw_next, BASE do env[name] = fn end
+  env.pcall = safe_pcall
+  env.xpcall = safe_xpcall
+  env.setmetatable = sandbox_setmetatable
+  env.getmetatable = sandbox_getmetatable
+  env.load = sandbox_load
+  env.print = sandbox_print
+  local string_safe = copy_of(LIB.string)
+  string_safe.dump = nil
+  for k, fn in raw_next, string_capped do string_safe[k] = fn end
+  -- Methods on string values (`("x"):rep(10)`) go through this run's capped functions.
+  raw_getmetatable("").__index = string_safe
+  env.string = string_safe
+  local table_safe = copy_of(LIB.table)
+  table_safe.concat = table_concat
+  env.table = table_safe
+  env.math = copy_of(LIB.math)
+  env.utf8 = copy_of(LIB.utf8)
+  env.os = { time = LIB.os.time, clock = LIB.os.clock, date = LIB.os.date, difftime = LIB.os.difftime }
+  env.coroutine = {
+    create = new_thread,
+    resume = safe_resume,
+    wrap = safe_wrap,
+    yield = safe_yield,
+    status = co_status,
+    running = co_running,
+    isyieldable = co_isyieldable,
+    close = co_close,
+  }
+  env.Streaming = { create = streaming_create }
+  env.JSON = { null = JSON_NULL, array = mark_array }
+  guard(env, "", REMOVED_GLOBALS, lazy_globals)
+  guard(env.os, "os.", REMOVED_OS)
+  guard(string_safe, "string.", REMOVED_STRING)
+  guard(env.coroutine, "coroutine.", REMOVED_NONE)
+end
 
--- Remove whatever else the runtime put in the real globals (python, io, debug, ...).
+-- Remove whatever the runtime put in the real globals (python, io, debug, ...).
 for k in raw_next, _G do
   if k ~= "_G" then _G[k] = nil end
+end
+
+-- A run's state: fresh globals and tables; returns JSON.null of the run.
+local function open_run(host)
+  host_check, host_print, host_load_global = host.check, host.print, host.load_global
+  host_violation, host_hook_data = host.violation, host.hook_data
+  lazy_globals = host.lazy_globals or {}
+  max_string, pattern_work = host.max_string, host.pattern_work
+  ERR_MT = { __name = "LLMSpellError", __tostring = error_tostring }
+  JSON_NULL = raw_setmetatable({}, { __name = "null", __tostring = null_tostring,
+    __newindex = null_newindex, __metatable = false })
+  object_keys = raw_setmetatable({}, { __mode = "k" })
+  lazy_data = raw_setmetatable({}, { __mode = "k" })
+  driven, driven_count, idle = {}, 0, {}
+  FATAL = nil
+  build_env()
+  max_steps = host.max_steps or m_huge
+  steps = 0
+  return JSON_NULL
+end
+
+-- Ends a run: true when the runtime can serve another one (no limit stopped the run
+-- and none of its threads is still suspended half-way).
+local function close_run()
+  local clean = FATAL == nil and raw_next(driven) == nil
+  host_check, host_print, host_load_global, host_violation, host_hook_data = nil, nil, nil, nil, nil
+  lazy_globals, env, ERR_MT, JSON_NULL = nil, nil, nil, nil
+  object_keys, lazy_data, driven, idle = nil, nil, nil, nil
+  raw_getmetatable("").__index = LIB.string
+  return clean
 end
 
 local function compile(source, chunk_name)
@@ -568,7 +614,8 @@ local function compile(source, chunk_name)
 end
 
 return {
-  env = env,
+  open_run = open_run,
+  close_run = close_run,
   compile = compile,
   new_thread = new_thread,
   bridge = bridge,
@@ -584,7 +631,6 @@ return {
   classify = classify,
   explode = explode,
   mark_array = mark_array,
-  null = JSON_NULL,
   AWAIT = AWAIT,
   resume = co_resume,
   status = co_status,

@@ -1,0 +1,91 @@
+"""Lua runtimes serve several runs on a thread: nothing a run changes reaches the next one,
+and a run stopped by a limit retires its runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from llmspell.scripting.lua import engine
+
+Runner = Any
+
+TAMPER = """
+leaked_global = "from run 1"
+string.upper = function() return "tampered" end
+table.insert = nil
+math.pi = 3
+os.time = function() return 0 end
+coroutine.wrap = nil
+rawset(JSON.null, "leaked", true)
+rawset(_G, "print", nil)
+local ok, err = pcall(Tool.execute, "no-such-tool", {})
+assert(not ok and type(err) == "table")
+getmetatable(err).__tostring = function() return "tampered" end
+return "tampered"
+"""
+
+CHECK = """
+local ok, err = pcall(Tool.execute, "no-such-tool", {})
+return {
+  leaked_global = leaked_global == nil,
+  upper = string.upper("a") == "A" and ("a"):upper() == "A",
+  insert = type(table.insert) == "function",
+  pi = math.pi > 3.14,
+  time = os.time() > 0,
+  wrap = type(coroutine.wrap) == "function",
+  null = rawget(JSON.null, "leaked") == nil,
+  print = type(print) == "function",
+  error_tostring = tostring(err) ~= "tampered",
+}
+"""
+
+
+@pytest.fixture
+def shells_created(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    created: list[int] = []
+    original = engine._Shell.__init__
+
+    def counting(self: Any, max_memory: int | None) -> None:
+        created.append(1)
+        original(self, max_memory)
+
+    monkeypatch.setattr(engine._Shell, "__init__", counting)
+    monkeypatch.setattr(engine._Shell, "_idle", type(engine._Shell._idle)())  # this test's own idle shells
+    return created
+
+
+async def test_a_reused_runtime_shows_nothing_of_the_previous_run(
+    run_lua: Runner, shells_created: list[int]
+) -> None:
+    first = await run_lua(TAMPER)
+    assert first.error is None, first.error
+    second = await run_lua(CHECK)
+    assert second.error is None, second.error
+    assert second.result == dict.fromkeys(second.result, True)
+    assert len(second.result) == 9
+    assert len(shells_created) == 1  # the second run did run on the first run's runtime
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("while true do end", "TIMEOUT"),
+        ("local t = {} while true do t[#t + 1] = string.rep('x', 1024) end", "LIMIT_EXCEEDED"),
+    ],
+)
+async def test_a_run_stopped_by_a_limit_retires_its_runtime(
+    run_lua: Runner, shells_created: list[int], source: str, code: str
+) -> None:
+    stopped = await run_lua(source, timeout_s=0.3, memory_mb=8)
+    assert stopped.error is not None and stopped.error.code == code
+    after = await run_lua("return 1 + 1", memory_mb=8)
+    assert after.error is None and after.result == 2
+    assert len(shells_created) == 2
+
+
+async def test_runtimes_are_kept_per_memory_limit(run_lua: Runner, shells_created: list[int]) -> None:
+    for memory_mb in (8, 16, 8, 16):
+        outcome = await run_lua("return 1", memory_mb=memory_mb)
+        assert outcome.result == 1
+    assert len(shells_created) == 2
