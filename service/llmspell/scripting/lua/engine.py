@@ -1,4 +1,5 @@
-"""The Lua engine: PUC Lua 5.4 through lupa, one fresh sandboxed runtime per run.
+"""The Lua engine: PUC Lua 5.4 through lupa, fresh sandboxed globals per run (runtimes are
+reused between runs on a thread, see :class:`_Shell`).
 
 Runtime model: the script's main chunk runs as a Lua coroutine driven by :meth:`LuaRun.call`
 on the caller's event loop. A call into Python either completes at once (the async
