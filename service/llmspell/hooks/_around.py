@@ -81,7 +81,7 @@ async def run_around(
     correlation_id, run_id = ctx.correlation_id, ctx.run_id
     if fired is UNFIRED:
         fired = (
-            registry._fire(hooks, HookContext(before, component, data, correlation_id, run_id, 1, ctx))
+            registry.fire(hooks, HookContext(before, component, data, correlation_id, run_id, 1, ctx))
             if hooks
             else None
         )
@@ -134,7 +134,7 @@ async def run_around(
                 hctx = HookContext(
                     after, component, {**data, "result": result}, correlation_id, run_id, attempt, ctx
                 )
-                fired = registry._fire(after_hooks, hctx)
+                fired = registry.fire(after_hooks, hctx)
                 post = fired if fired is None or isinstance(fired, HookResult) else await fired
                 if post is None:
                     pass

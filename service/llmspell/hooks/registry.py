@@ -20,8 +20,8 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field, replace
-from types import CoroutineType
-from typing import TYPE_CHECKING, Any
+from types import BuiltinFunctionType, CoroutineType, FunctionType, MethodType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.errors import Cancelled, LimitExceeded, SandboxViolation, Timeout, ValidationError
 from .abc import TERMINAL, Hook, HookCancelled, HookContext, HookResult
@@ -51,6 +51,12 @@ PRIORITIES = {"highest": -100, "high": -50, "normal": 0, "low": 50, "lowest": 10
 _PASS_THROUGH = (LimitExceeded, Cancelled, Timeout, SandboxViolation, HookCancelled)
 _SEQ = itertools.count(1)
 _clock = time.perf_counter
+# Plain synchronous hooks answering None run in groups timed by one clock pair; a group
+# slower than this has its hooks timed one by one from their next call (see fire).
+_GROUP_S = 0.001
+_PLAIN = (FunctionType, MethodType, BuiltinFunctionType)
+_UNCALLED: Any = object()
+T = TypeVar("T")
 # Bumped (under a registry's lock) by every change to any registry: a registry's resolved
 # chains are valid while it is unchanged, which also covers changes to its parent.
 _GENERATIONS = itertools.count(1)
@@ -72,7 +78,12 @@ def _priority(value: object) -> int:
 
 @dataclass(eq=False, kw_only=True, slots=True)
 class RegisteredHook:
-    """A hook in a registry; also the handle ``register`` returns."""
+    """A hook in a registry; also the handle ``register`` returns.
+
+    ``groupable``: a plain synchronous function whose budget is at least ``_GROUP_S``,
+    which dispatch may time together with its neighbours; ``timed``: time its next call
+    on its own (always for the others, and while its breaker has failures recorded).
+    """
 
     id: str
     point: str
@@ -85,6 +96,8 @@ class RegisteredHook:
     breaker: CircuitBreaker
     registry: HookRegistry | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    groupable: bool = False
+    timed: bool = True
 
     def unregister(self) -> bool:
         """Remove the hook; False when it was already gone."""
@@ -129,6 +142,7 @@ class HookRegistry:
         self._resolved: dict[str, tuple[RegisteredHook, ...]] = {}
         self._active: dict[tuple[str, ...], bool] = {}
         self._many: dict[tuple[str, ...], tuple[tuple[RegisteredHook, ...], ...]] = {}
+        self._derived: dict[Callable[[HookRegistry], Any], Any] = {}
         self._resolved_at = -1
         self._lock = threading.Lock()
         self._by_id: dict[str, RegisteredHook] = {}
@@ -187,6 +201,14 @@ class HookRegistry:
         seq = next(_SEQ)
         label = name or getattr(fn, "name", None) or getattr(fn, "__name__", None) or "hook"
         hook_budget = budget_s if budget_s is not None else getattr(fn, "budget_s", None)
+        breaker = CircuitBreaker(
+            f"hook:{label}:{seq}",
+            failure_threshold=failure_threshold or self.failure_threshold,
+            budget_s=hook_budget if hook_budget is not None else self.budget_s,
+            reset_s=reset_s if reset_s is not None else self.reset_s,
+        )
+        is_async = _is_async(fn)
+        groupable = not is_async and type(fn) in _PLAIN and breaker.limit_s >= _GROUP_S
         entry = RegisteredHook(
             id=f"h{seq}",
             point=point,
@@ -195,15 +217,12 @@ class HookRegistry:
             seq=seq,
             name=str(label),
             source=source,
-            is_async=_is_async(fn),
-            breaker=CircuitBreaker(
-                f"hook:{label}:{seq}",
-                failure_threshold=failure_threshold or self.failure_threshold,
-                budget_s=hook_budget if hook_budget is not None else self.budget_s,
-                reset_s=reset_s if reset_s is not None else self.reset_s,
-            ),
+            is_async=is_async,
+            breaker=breaker,
             registry=self,
             options=dict(options or {}),
+            groupable=groupable,
+            timed=not groupable,
         )
         with self._lock:
             chain = (*self._own.get(point, ()), entry)
@@ -273,12 +292,25 @@ class HookRegistry:
             found = cache[points] = tuple(self.chain(point) for point in points)
         return found
 
+    def derived(self, compute: Callable[[HookRegistry], T]) -> T:
+        """``compute(self)``, cached until any registry changes: what a component derives
+        from its chains (which layers its call needs), in one cached lookup per call
+        (``compute`` is the key: pass the same function each time)."""
+        if self._resolved_at != _generation:
+            self._forget()
+        cache = self._derived
+        found = cache.get(compute, _UNCALLED)
+        if found is _UNCALLED:
+            found = cache[compute] = compute(self)
+        return found  # type: ignore[no-any-return]
+
     def _forget(self) -> None:
         # Caches first, then the generation they belong to (threads read in that order too).
         generation = _generation
         self._resolved = {}
         self._active = {}
         self._many = {}
+        self._derived = {}
         self._resolved_at = generation
 
     def _merge(self, point: str) -> tuple[RegisteredHook, ...]:
@@ -341,27 +373,95 @@ class HookRegistry:
         if not hooks:
             return None
         if ctx is None:
-            return self._fire(hooks, HookContext(point, component, data, "", "", attempt, None))
-        hctx = HookContext(point, component, data, ctx.correlation_id, ctx.run_id, attempt, ctx)
-        return self._fire(hooks, hctx)
+            return self.fire(hooks, HookContext(point, component, data, "", "", attempt, None))
+        return self.fire(
+            hooks, HookContext(point, component, data, ctx.correlation_id, ctx.run_id, attempt, ctx)
+        )
 
-    def _fire(
+    def fire(
         self, hooks: tuple[RegisteredHook, ...], hctx: HookContext, changed: bool = False
     ) -> HookResult | Coroutine[Any, Any, HookResult | None] | None:
-        """Run ``hooks``; hands over to :meth:`_fire_async` at the first awaitable answer.
+        """:meth:`dispatch` of a chain already looked up (:meth:`chains`) with its context.
+
+        Plain synchronous hooks that answer None run in groups timed by one clock pair (each
+        breaker counts the call and an even share of the time): a group within ``_GROUP_S``
+        (1 ms, at most any such hook's budget) had no slow hook; a slower group has its
+        hooks timed one by one from their next call, so a hook that stays slow is still
+        counted and opened, one call later. Hooks with failures recorded, and hooks that
+        are not plain functions (async, script, hook objects), are timed one by one
+        (:meth:`_fire_each`); a plain one timed within ``_GROUP_S`` with a clean breaker
+        goes back to the groups.
+        """
+        clock = _clock
+        start = clock()
+        entry: RegisteredHook | None = None
+        try:
+            for entry in hooks:
+                if entry.timed:
+                    value = _UNCALLED
+                    break
+                value = entry.fn(hctx)
+                if value is not None:
+                    break
+            else:  # the usual case: every hook continued
+                elapsed = clock() - start
+                if hooks:
+                    share = elapsed / len(hooks)
+                    for entry in hooks:
+                        breaker = entry.breaker
+                        breaker.calls += 1
+                        breaker.total_s += share
+                    if elapsed > _GROUP_S:
+                        _regroup(hooks)
+                return HookResult("modified", hctx.data) if changed else None
+        except _PASS_THROUGH:
+            assert entry is not None
+            _grouped(hooks[: hooks.index(entry) + 1], clock() - start)
+            raise
+        except Exception:
+            assert entry is not None
+            index = hooks.index(entry)
+            now = clock()
+            _grouped(hooks[:index], now - start)  # with its time: a failure needs none
+            entry.breaker.failure()
+            entry.timed = True
+            _failed(entry, hctx.point)
+            return self._fire_each(hooks[index + 1 :], hctx, changed, now)
+        assert entry is not None
+        index = hooks.index(entry)
+        if not index:  # nothing ran in a group: the first hook is timed from the start
+            return self._fire_each(hooks, hctx, changed, start, value)
+        now = clock()
+        # A grouped hook answered (not None): the group before it gets the time up to now
+        # and the answer is handled as that hook's, timed from now. Were they slow, the
+        # group is timed one by one next time, and so is this hook, which comes after it.
+        _grouped(hooks[:index], now - start)
+        return self._fire_each(hooks[index:], hctx, changed, now, value)
+
+    def _fire_each(
+        self,
+        hooks: tuple[RegisteredHook, ...],
+        hctx: HookContext,
+        changed: bool,
+        now: float,
+        value: Any = _UNCALLED,
+    ) -> HookResult | Coroutine[Any, Any, HookResult | None] | None:
+        """Run ``hooks``, each timed on its own; hands over to :meth:`_fire_async` at the
+        first awaitable answer. ``value``: the first hook's answer when it was called
+        already (at ``now``).
 
         One clock read per hook: each hook is timed from the previous read. A breaker
         with no recorded failure is closed, so a healthy hook costs one attribute test.
         """
         clock = _clock
-        now = clock()
         for entry in hooks:
             breaker = entry.breaker
             troubled = breaker._failures
-            if troubled and not breaker.allow():
-                continue
             try:
-                value = entry.fn(hctx)
+                if value is _UNCALLED:
+                    if troubled and not breaker.allow():
+                        continue
+                    value = entry.fn(hctx)
                 if value is not None and type(value) is not HookResult:
                     if type(value) is CoroutineType:
                         # Stepped at once, as `await` would: an async hook that finishes
@@ -379,10 +479,13 @@ class HookRegistry:
                         value = coerce_result(value)
             except _PASS_THROUGH:
                 breaker.success(clock() - now)
+                entry.timed = True  # in case that was slow
                 raise
             except Exception:
                 breaker.failure(clock() - now)
+                entry.timed = True
                 _failed(entry, hctx.point)
+                value = _UNCALLED
                 now = clock()
                 continue
             end = clock()
@@ -393,12 +496,18 @@ class HookRegistry:
             else:  # the common case, inlined: a closed breaker with nothing to reset
                 breaker.calls += 1
                 breaker.total_s += elapsed
+            if breaker._failures:
+                entry.timed = True
+            elif elapsed <= _GROUP_S and entry.groupable:
+                entry.timed = False
             if value is None:
+                value = _UNCALLED
                 continue
             kind = value.kind
+            value, result = _UNCALLED, value
             if kind == "continue" or kind == "skipped":
                 continue
-            final = self._act(entry, hctx, value)
+            final = self._act(entry, hctx, result)
             if final is not None:
                 return final
             changed = True
@@ -422,18 +531,22 @@ class HookRegistry:
             result = value if type(value) is HookResult else coerce_result(value)
         except _PASS_THROUGH:
             breaker.success(_clock() - started)
+            entry.timed = True  # in case that was slow
             raise
         except Exception:
             breaker.failure(_clock() - started)
+            entry.timed = True
             _failed(entry, hctx.point)
         else:
             breaker.success(_clock() - started)
+            if breaker._failures:  # slow
+                entry.timed = True
             if result.kind != "continue" and result.kind != "skipped":
                 final = self._act(entry, hctx, result)
                 if final is not None:
                     return final
                 changed = True
-        rest = self._fire(hooks[hooks.index(entry) + 1 :], hctx, changed)
+        rest = self.fire(hooks[hooks.index(entry) + 1 :], hctx, changed)
         if rest is None or isinstance(rest, HookResult):
             return rest
         return await rest
@@ -461,6 +574,25 @@ class HookRegistry:
 
 def _order(entry: RegisteredHook) -> tuple[int, int]:
     return entry.priority, entry.seq
+
+
+def _grouped(group: tuple[RegisteredHook, ...], elapsed: float) -> None:
+    """Count a call of each hook of ``group``, timed together in ``elapsed`` seconds."""
+    if group:
+        share = elapsed / len(group)
+        for entry in group:
+            breaker = entry.breaker
+            breaker.calls += 1
+            breaker.total_s += share
+        if elapsed > _GROUP_S:
+            _regroup(group)
+
+
+def _regroup(group: tuple[RegisteredHook, ...]) -> None:
+    """A group overran ``_GROUP_S``: someone may have overrun its budget, so each hook is
+    timed on its own from its next call."""
+    for entry in group:
+        entry.timed = True
 
 
 class _Resumed:

@@ -32,6 +32,7 @@ from ..core.errors import (
     ValidationError,
 )
 from ..hooks._fire import observed, watching
+from ..hooks.abc import HookContext
 from ..hooks.registry import HookRegistry, hooks_for
 from .base import NAME_PATTERN, ToolOutput
 from .envelope import envelope
@@ -256,22 +257,19 @@ class ToolRegistry:
 
         Returns the call's coroutine: each layer is added only when a hook listens to it.
         """
-        call: Coroutine[Any, Any, dict[str, Any]]
-        before, after, error, discovery, validation = hooks.chains(_ALL_POINTS)
-        # The limit, security and performance points, when anything listens to them: they
-        # observe the whole call, before hooks included.
-        watched = watching(hooks)
-        if discovery or validation:
-            call = self._invoke_checked(hooks, tool, params, ctx)
-        elif after or error or (before and watched):
-            given: dict[str, Any] = {"tool": tool.name, "params": dict(params or {})}
-            call = self._around(hooks, tool, given, ctx, (before, after, error))
-        elif before:  # the usual case: when every hook continues, the tool is called directly
+        path, watched, chains = hooks.derived(_plan)
+        if path is _DIRECT:  # the usual case: when every hook continues, the tool is called directly
             data: dict[str, Any] = {"tool": tool.name, "params": dict(params or {})}
-            fired = hooks.dispatch("BeforeToolExecution", ("tool", tool.name), data, ctx)
+            hctx = HookContext(_BEFORE, ("tool", tool.name), data, ctx.correlation_id, ctx.run_id, 1, ctx)
+            fired = hooks.fire(chains[0], hctx)
             if fired is None:
                 return self._invoke(tool, data["params"], ctx)
-            call = self._around(hooks, tool, data, ctx, (before, after, error), fired)
+            call = self._around(hooks, tool, data, ctx, chains, fired)
+        elif path is _CHECKED:
+            call = self._invoke_checked(hooks, tool, params, ctx)
+        elif path is _BETWEEN:
+            given: dict[str, Any] = {"tool": tool.name, "params": dict(params or {})}
+            call = self._around(hooks, tool, given, ctx, chains)
         else:
             call = self._invoke(tool, params, ctx)
         return observed(hooks, ctx, ("tool", tool.name), call) if watched else call
@@ -529,8 +527,34 @@ def _validation_error(tool: Tool, exc: Exception) -> ValidationError:
     return ValidationError(message, details={"tool": tool.name, "field": field, "rule": rule})
 
 
-_TOOL_POINTS = ("BeforeToolExecution", "AfterToolExecution", "ToolError")
+_BEFORE = "BeforeToolExecution"
+_TOOL_POINTS = (_BEFORE, "AfterToolExecution", "ToolError")
 _ALL_POINTS = (*_TOOL_POINTS, "ToolDiscovery", "ToolValidation")
+# The paths of a hooked call.
+_DIRECT = "direct"  # only before hooks: the tool is called directly when they all continue
+_CHECKED = "checked"  # discovery/validation hooks first, then _BETWEEN
+_BETWEEN = "between"  # the call between its before/after/error points
+_UNHOOKED = "unhooked"  # no tool point has hooks
+Chains = tuple[tuple[Any, ...], ...]
+
+
+def _plan(hooks: HookRegistry) -> tuple[str, bool, Chains]:
+    """The path of a hooked call, whether the observing points watch it, and the chains of
+    (before, after, error); cached by the hook registry until hooks change."""
+    before, after, error, discovery, validation = hooks.chains(_ALL_POINTS)
+    # The limit, security and performance points observe the whole call, before hooks included.
+    watched = watching(hooks)
+    if discovery or validation:
+        path = _CHECKED
+    elif after or error or (before and watched):
+        path = _BETWEEN
+    elif before:
+        path = _DIRECT
+    else:
+        path = _UNHOOKED
+    return path, watched, (before, after, error)
+
+
 _clock = time.perf_counter
 _AROUND: Any = None
 

@@ -9,6 +9,7 @@ import pytest
 from llmspell.core.context import ExecutionContext
 from llmspell.core.errors import LimitExceeded
 from llmspell.hooks import HookCancelled, HookContext, HookRegistry, HookResult, process_hooks
+from llmspell.hooks import registry as hook_registry
 from llmspell.tools import default_registry
 
 POINT = "BeforeToolExecution"
@@ -160,3 +161,91 @@ async def test_tool_points_fire_only_where_hooks_listen() -> None:
     reg.register("ToolValidation", lambda c: HookResult.modified({**c.data, "params": {"input": "5*5"}}))
     assert (await tools.invoke("calculator", {"input": "1+1"}, ctx))["result"]["value"] == 25
     assert seen == ["AfterToolExecution", "AfterToolExecution"]
+
+
+class FakeClock:
+    """Stands in for the registry's clock: hooks "take" time by advancing it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.reads = 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(hook_registry, "_clock", fake)
+    return fake
+
+
+def test_plain_hooks_answering_none_share_one_clock_pair(clock: FakeClock) -> None:
+    reg = HookRegistry()
+
+    def quick(c: HookContext) -> None:
+        clock.now += 0.0001
+
+    handles = [reg.register(POINT, quick) for _ in range(5)]
+    assert reg.dispatch(POINT, COMPONENT, {}) is None
+    assert clock.reads == 2
+    for handle in handles:  # each gets the call and an even share of the group's time
+        assert handle.breaker.calls == 1 and handle.breaker.total_s == pytest.approx(0.0001)
+        assert handle.info()["breaker"]["avg_ms"] == pytest.approx(0.1)
+
+    async def coro_hook(c: HookContext) -> None:
+        return None
+
+    timed = reg.register(POINT, coro_hook)  # not a plain function: timed on its own
+    clock.reads = 0
+    assert reg.dispatch(POINT, COMPONENT, {}) is None
+    assert clock.reads == 3 and timed.breaker.calls == 1
+
+
+def test_a_slow_hook_in_a_group_is_still_counted_and_opened(clock: FakeClock) -> None:
+    """A group over 1 ms is timed hook by hook from the next call: the slow hook is opened
+    one call later than alone, and its fast neighbours are not blamed."""
+    reg = HookRegistry(failure_threshold=2, reset_s=60)
+    ran: list[str] = []
+
+    def fast(c: HookContext) -> None:
+        ran.append("fast")
+
+    def slow(c: HookContext) -> None:
+        ran.append("slow")
+        clock.now += 2.0  # over the default 1 s budget
+
+    first = reg.register(POINT, fast)
+    laggard = reg.register(POINT, slow)
+    last = reg.register(POINT, fast)
+    for _ in range(3):
+        reg.dispatch(POINT, COMPONENT, {})
+    assert laggard.breaker.state == "open" and laggard.breaker.slow == 2
+    ran.clear()
+    reg.dispatch(POINT, COMPONENT, {})
+    assert ran == ["fast", "fast"]  # skipped while open
+    for handle in (first, last):
+        breaker = handle.breaker
+        assert (breaker.state, breaker.calls, breaker.slow, breaker.errors) == ("closed", 4, 0, 0)
+    assert not first.timed and first.groupable  # back in a group after a quick call alone
+
+
+def test_a_failed_plain_hook_is_timed_alone_until_it_succeeds(clock: FakeClock) -> None:
+    reg = HookRegistry()
+    fail = [True]
+
+    def flaky(c: HookContext) -> None:
+        if fail[0]:
+            raise RuntimeError("down")
+
+    handle = reg.register(POINT, flaky)
+    follower = reg.register(POINT, lambda c: None)
+    assert not handle.timed
+    reg.dispatch(POINT, COMPONENT, {})
+    assert handle.breaker.errors == 1 and handle.timed and follower.breaker.calls == 1
+    fail[0] = False
+    reg.dispatch(POINT, COMPONENT, {})
+    assert handle.breaker._failures == 0 and not handle.timed
+    assert (handle.breaker.calls, follower.breaker.calls) == (2, 2)

@@ -9,6 +9,7 @@ as ``hook`` run events (the run's timeline).
 from __future__ import annotations
 
 import asyncio
+from asyncio import _get_running_loop  # None outside a loop (a hook fired from synchronous code)
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -69,14 +70,16 @@ class _ScriptHook:
         except RuntimeError:
             self._loop = None
 
-    def __call__(self, hctx: HookContext) -> HookResult | Awaitable[HookResult]:
+    def __call__(self, hctx: HookContext) -> HookResult | Awaitable[HookResult] | None:
         loop = self._loop
-        if loop is not None and loop is not _running_loop():
+        if loop is not None and loop is not _get_running_loop():
             return self._elsewhere(hctx, loop)
         if self._fast is None:
             return self._call(hctx)
         done, value = self._fast(hctx)
-        return coerce_result(value) if done else self._finish(value)
+        if done:  # nil (continue, the usual answer) goes back as None: nothing to convert
+            return None if value is None else coerce_result(value)
+        return self._finish(value)
 
     async def _elsewhere(self, hctx: HookContext, loop: asyncio.AbstractEventLoop) -> HookResult:
         if loop.is_closed():
@@ -88,13 +91,6 @@ class _ScriptHook:
 
     async def _finish(self, pending: Awaitable[Any]) -> HookResult:
         return coerce_result(await pending)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:  # a hook fired from synchronous code
-        return None
 
 
 class HookHandle(ApiObject):
