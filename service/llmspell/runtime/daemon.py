@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -88,8 +89,7 @@ class Worker:
         """Execute a run this worker holds (created claimed, or ``stored=False``: not in the
         database until it ends) and return its outcome."""
         task = asyncio.create_task(self._executor.execute(run, stored=stored), name=f"run-{run.id}")
-        self._running[run.id] = task
-        task.add_done_callback(self._forget)
+        self._track(run.id, task)
         return await asyncio.shield(task)
 
     def cancel_local(self, run_id: str, reason: str) -> bool:
@@ -110,19 +110,21 @@ class Worker:
                 except Exception:
                     log.warning("claiming runs failed", exc_info=True)
             for run in claimed:
-                task = asyncio.create_task(self._executor.execute(run), name=f"run-{run.id}")
-                self._running[run.id] = task
-                task.add_done_callback(self._forget)
+                self._track(run.id, asyncio.create_task(self._executor.execute(run), name=f"run-{run.id}"))
             if claimed and len(claimed) == min(capacity, 64):
                 continue  # more may be waiting
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
 
-    def _forget(self, task: asyncio.Task[RunOutcome]) -> None:
-        for run_id, running in list(self._running.items()):
-            if running is task:
-                del self._running[run_id]
+    def _track(self, run_id: str, task: asyncio.Task[RunOutcome]) -> None:
+        self._running[run_id] = task
+        task.add_done_callback(functools.partial(self._forget, run_id))
+
+    def _forget(self, run_id: str, task: asyncio.Task[RunOutcome]) -> None:
+        # By id, not by scanning: with many runs in flight every finish would cost O(n).
+        if self._running.get(run_id) is task:
+            del self._running[run_id]
 
     async def _lease_loop(self) -> None:
         interval = min(self._lease_s / 3, 0.5)

@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.selectable import Select
+from sqlalchemy.util import greenlet_spawn
 
 from ...core.errors import StorageError
 from .._url import mask_url
 from ._dialect import Dialect
-from ._errors import map_db_errors
+from ._errors import connection_lost, map_db_errors
+from ._prepared import Prepared
 from .sqlite import IMMEDIATE_OPTION
 
 __all__ = ["Database", "new_id", "utcnow"]
 
 T = TypeVar("T")
+
+#: Driver connections kept checked out between hot statements, and for how long at most.
+_HOLD_MAX = 4
+_HOLD_S = 5.0
 
 
 def utcnow() -> datetime:
@@ -53,6 +63,8 @@ class Database:
         self._write_lock = asyncio.Lock() if dialect.single_writer else None
         self._inline: tuple[Engine, Engine] | None = None
         self._worker: ThreadPoolExecutor | None = None
+        self._prepared: dict[Select[Any] | UpdateBase, Prepared] = {}
+        self._idle: list[tuple[float, PoolProxiedConnection]] = []
 
     @property
     def engine(self) -> AsyncEngine:
@@ -62,6 +74,12 @@ class Database:
                 raise StorageError("This store is closed; open a new one with open_store(url)")
             raise StorageError("This store is not open; use 'async with open_store(url) as store'")
         return self._engine
+
+    @property
+    def embedded(self) -> bool:
+        """True on SQLite (transaction bodies run on pysqlite, :meth:`run`); False on
+        Postgres, whose hot paths may also use the driver directly (:meth:`on_driver`)."""
+        return self._inline is not None
 
     async def open(self) -> None:
         """Create the engine and check the database answers (idempotent)."""
@@ -87,6 +105,9 @@ class Database:
         """Dispose of the engine; later use raises StorageError."""
         self._closed = True
         engine, self._engine = self._engine, None
+        idle, self._idle = self._idle, []
+        for _since, pooled in idle:
+            await greenlet_spawn(pooled.close)
         inline, self._inline = self._inline, None
         worker, self._worker = self._worker, None
         if worker is not None:
@@ -122,6 +143,104 @@ class Database:
             assert self._write_lock is not None
             async with self._write_lock:
                 return await self._run_embedded(inline, work, write=True)
+
+    def prepare(self, statement: Select[Any] | UpdateBase) -> Prepared:
+        """``statement`` compiled for this database, once (kept by identity: pass statements
+        built once, at import or in a repository's constructor)."""
+        prepared = self._prepared.get(statement)
+        if prepared is None:
+            dialect = self._inline[0].dialect if self._inline is not None else self.engine.dialect
+            prepared = self._prepared[statement] = Prepared(statement, dialect)
+        return prepared
+
+    async def fetch(
+        self, statement: Select[Any] | UpdateBase, params: Mapping[str, Any], *, write: bool
+    ) -> list[dict[str, Any]]:
+        """Run one statement on its own and return its rows as ``{column key: value}``.
+
+        The statement is compiled once (:meth:`prepare`) and handed to the driver: on
+        Postgres to the asyncpg connection in autocommit (one round trip, none of
+        SQLAlchemy's per-execution work), on SQLite to pysqlite as in :meth:`run`.
+        """
+        prepared = self.prepare(statement)
+        args = prepared.args(params)
+        if self._inline is None:
+            raw = await self.on_driver(lambda conn: conn.fetch(prepared.sql, *args), write=write)
+        else:
+            raw = await self.run(lambda conn: conn.exec_driver_sql(prepared.sql, args).all(), write=write)
+        return prepared.rows(raw)
+
+    async def execute_many(self, *batches: tuple[UpdateBase, Sequence[Mapping[str, Any]]]) -> None:
+        """Run each write statement once per parameter set of its rows, all in one
+        transaction (the driver's executemany on statements compiled once)."""
+        work = [(self.prepare(statement), rows) for statement, rows in batches if rows]
+        args = [(prepared.sql, [prepared.args(row) for row in rows]) for prepared, rows in work]
+        if not args:
+            return
+        if self._inline is not None:
+
+            def apply(conn: Connection) -> None:
+                for sql, values in args:
+                    conn.exec_driver_sql(sql, values)
+
+            return await self.run(apply, write=True)
+
+        async def apply_async(conn: Any) -> None:
+            for sql, values in args:
+                await conn.executemany(sql, values)
+
+        # asyncpg's executemany is atomic by itself: a transaction only for several statements.
+        await self.on_driver(apply_async, write=True, atomic=len(args) > 1)
+
+    async def on_driver(self, work: Callable[[Any], Awaitable[T]], *, write: bool, atomic: bool = False) -> T:
+        """Postgres: ``work(connection)`` on an asyncpg connection of the engine's pool, in
+        autocommit (or in a transaction when ``atomic``). Driver errors are translated;
+        reads are retried once on a connection the server dropped, as in :meth:`run`."""
+        engine = self.engine
+        with map_db_errors(self.masked_url):
+            try:
+                return await self._on_driver(engine, work, atomic)
+            except Exception as exc:
+                if not connection_lost(exc):
+                    raise
+                # Like SQLAlchemy on a disconnect: the pool's other connections are suspect too.
+                idle, self._idle = self._idle, []
+                for _since, pooled in idle:
+                    pooled.invalidate()
+                await engine.dispose(close=False)
+                if write:
+                    raise
+            return await self._on_driver(engine, work, atomic)
+
+    async def _on_driver(self, engine: AsyncEngine, work: Callable[[Any], Awaitable[T]], atomic: bool) -> T:
+        # Connections stay checked out between hot statements for a few seconds (a pool
+        # checkout and check-in cost more CPU than a small statement), then go back to the
+        # pool, whose recycling and size limits thus still apply.
+        now = time.monotonic()
+        since, pooled = self._idle.pop() if self._idle else (now, None)
+        if pooled is None or now - since >= _HOLD_S:
+            if pooled is not None:
+                await greenlet_spawn(pooled.close)
+            since, pooled = now, await engine.raw_connection()
+        try:
+            connection: Any = pooled.driver_connection
+            if atomic:
+                async with connection.transaction():
+                    result = await work(connection)
+            else:
+                result = await work(connection)
+        except BaseException as exc:
+            if connection_lost(exc) or not isinstance(exc, Exception):
+                # Dropped, or cancelled mid-statement: the connection's state is unknown.
+                pooled.invalidate(exc if isinstance(exc, Exception) else None)
+            else:
+                await greenlet_spawn(pooled.close)
+            raise
+        if now - since < _HOLD_S and len(self._idle) < _HOLD_MAX and self._engine is engine:
+            self._idle.append((since, pooled))
+        else:
+            await greenlet_spawn(pooled.close)
+        return result
 
     @staticmethod
     async def _run_async(engine: AsyncEngine, work: Callable[[Connection], T], atomic: bool) -> T:

@@ -9,7 +9,7 @@ from sqlalchemy import exc as sa_exc
 
 from ...core.errors import Conflict, LLMSpellError, StorageError, ValidationError
 
-__all__ = ["map_db_errors"]
+__all__ = ["connection_lost", "map_db_errors"]
 
 _UNIQUE_SQLSTATE = "23505"
 _FOREIGN_KEY_SQLSTATE = "23503"
@@ -29,6 +29,41 @@ def _kind(error: sa_exc.IntegrityError) -> str:
     if state == _FOREIGN_KEY_SQLSTATE or "foreign key" in text:
         return "foreign_key"
     return "other"
+
+
+def _from_driver(error: BaseException) -> bool:
+    # asyncpg's own errors, raised on the hot paths that bypass SQLAlchemy (Database.fetch).
+    return type(error).__module__.startswith("asyncpg")
+
+
+def connection_lost(error: BaseException) -> bool:
+    """True when ``error`` from the driver means its connection is no longer usable."""
+    if isinstance(error, OSError | TimeoutError):
+        return True
+    if not _from_driver(error) or isinstance(error, ValueError):
+        return False
+    # A server error (it has a SQLSTATE) leaves the connection usable, except class 08.
+    state = getattr(error, "sqlstate", None)
+    return state is None or str(state).startswith("08")
+
+
+def _driver_error(error: Exception, where: str) -> LLMSpellError:
+    state = str(getattr(error, "sqlstate", None) or "")
+    text = _first_line(error)
+    if state == _UNIQUE_SQLSTATE:
+        return Conflict(f"already exists: {text}")
+    if state == _FOREIGN_KEY_SQLSTATE:
+        return ValidationError(f"refers to a row that does not exist: {text}")
+    if state.startswith(("22", "23")):
+        return ValidationError(f"rejected by the database: {text}")
+    if isinstance(error, ValueError):  # a value the driver could not encode
+        return ValidationError(f"invalid value: {text}")
+    if connection_lost(error):
+        return StorageError(
+            f"database error at {where}: {text}; check that it is reachable "
+            "(LLMSPELL_DATABASE_URL or --database-url)"
+        )
+    return StorageError(f"database error at {where}: {text}")
 
 
 def _first_line(error: BaseException) -> str:
@@ -75,3 +110,7 @@ def map_db_errors(where: str) -> Iterator[None]:
         raise StorageError(
             f"cannot reach the database at {where}: {exc}; check LLMSPELL_DATABASE_URL or pass --database-url"
         ) from exc
+    except Exception as exc:
+        if not _from_driver(exc):
+            raise
+        raise _driver_error(exc, where) from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 
 from ...core.errors import ValidationError
 from ..abc import EventRepository
@@ -13,7 +13,10 @@ from ..records import RunEventRecord
 from ._db import Database, utcnow
 from ._tables import run_events
 
-__all__ = ["SQLEventRepository", "event_rows"]
+__all__ = ["INSERT_EVENT", "SQLEventRepository", "event_rows"]
+
+#: One ``run_events`` row, for :meth:`Database.execute_many`.
+INSERT_EVENT = insert(run_events).values({c.name: bindparam(c.name, type_=c.type) for c in run_events.c})
 
 
 def event_rows(run_id: str, events: Sequence[tuple[int, str, Any]]) -> list[dict[str, Any]]:
@@ -36,8 +39,7 @@ class SQLEventRepository(EventRepository):
     async def append(self, run_id: str, events: Sequence[tuple[int, str, Any]]) -> None:
         if not events:
             return
-        rows = event_rows(run_id, events)
-        await self._db.run(lambda conn: conn.execute(insert(run_events), rows), write=True, atomic=False)
+        await self._db.execute_many((INSERT_EVENT, event_rows(run_id, events)))
 
     async def list(self, run_id: str, after_seq: int = 0, limit: int = 1000) -> list[RunEventRecord]:
         if limit < 1:

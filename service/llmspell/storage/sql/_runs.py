@@ -7,25 +7,45 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Integer, Row, and_, bindparam, func, insert, or_, select, update
 
 from ...core.errors import NotFound, ValidationError
 from ..abc import RunRepository
 from ..records import RUN_STATUSES, TERMINAL_RUN_STATUSES, RunFinish, RunRecord, RunSpec, RunStatus
 from ._db import Database, new_id, utcnow
 from ._dialect import Dialect
-from ._events import event_rows
+from ._events import INSERT_EVENT, event_rows
 from ._pages import check_limit, decode_time_cursor, encode_cursor
-from ._tables import run_events, runs
+from ._tables import runs
 
 __all__ = ["SQLRunRepository", "insert_run", "run_record"]
 
 _RUNNING = runs.c.status == "running"
 
+# Built once, run through Database.fetch / execute_many (compiled once per database).
+_INSERT = insert(runs).values({c.name: bindparam(c.name, type_=c.type) for c in runs.c})
+_GET = select(runs).where(runs.c.id == bindparam("id"))
+_FINISH = (
+    update(runs)
+    .where(runs.c.id == bindparam("b_id"), runs.c.worker_id == bindparam("b_worker_id"), _RUNNING)
+    .values(
+        status=bindparam("b_status"),
+        result=bindparam("b_result", type_=runs.c.result.type),
+        stdout=bindparam("b_stdout"),
+        error=bindparam("b_error", type_=runs.c.error.type),
+        usage=bindparam("b_usage", type_=runs.c.usage.type),
+        duration_ms=bindparam("b_duration_ms"),
+        finished_at=bindparam("b_now", type_=runs.c.finished_at.type),
+        lease_expires_at=None,
+    )
+    .returning(runs.c.id)
+)
+_FINISHED = dict.fromkeys(("result", "stdout", "error", "usage", "duration_ms", "finished_at"))
 
-def run_record(row: Row[Any]) -> RunRecord:
-    """A :class:`RunRecord` from a ``runs`` row."""
-    values = dict(row._mapping)
+
+def run_record(row: Row[Any] | dict[str, Any]) -> RunRecord:
+    """A :class:`RunRecord` from a ``runs`` row (or its ``{column: value}``)."""
+    values = dict(row) if isinstance(row, dict) else dict(row._mapping)
     values["metadata"] = values["metadata"] or {}
     return RunRecord(**values)
 
@@ -65,6 +85,7 @@ def _run_values(spec: RunSpec, now: datetime, worker_id: str | None, lease_s: fl
         "worker_id": None,
         "started_at": None,
         "lease_expires_at": None,
+        **_FINISHED,
     }
     if worker_id is not None:
         values.update(
@@ -113,6 +134,27 @@ class SQLRunRepository(RunRepository):
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        oldest = db.dialect.lock_queued(
+            select(runs.c.id)
+            .where(runs.c.status == "queued")
+            .order_by(runs.c.created_at, runs.c.id)
+            .limit(bindparam("limit", type_=Integer))
+        )
+        # MATERIALIZED: evaluated once. As a plain IN-subquery, Postgres may rescan it per
+        # row, and each rescan (skipping rows this very statement locked) claims more runs.
+        picked = oldest.cte("picked").prefix_with("MATERIALIZED")
+        self._claim = (
+            update(runs)
+            .where(runs.c.id.in_(select(picked.c.id)), runs.c.status == "queued")
+            .values(
+                status="running",
+                worker_id=bindparam("worker_id", type_=runs.c.worker_id.type),
+                attempts=runs.c.attempts + 1,
+                started_at=bindparam("now", type_=runs.c.started_at.type),
+                lease_expires_at=bindparam("lease_expires_at", type_=runs.c.lease_expires_at.type),
+            )
+            .returning(*runs.c)
+        )
 
     async def create(
         self, spec: RunSpec, *, worker_id: str | None = None, lease_s: float = 30.0
@@ -128,6 +170,11 @@ class SQLRunRepository(RunRepository):
         self, specs: Sequence[RunSpec], *, worker_id: str | None = None, lease_s: float = 30.0
     ) -> builtins.list[RunRecord]:
         now = utcnow()
+        if all(spec.idempotency_key is None for spec in specs):
+            # The common batch: one executemany; the rows are the records (ids are made here).
+            rows = [_run_values(spec, now, worker_id, lease_s) for spec in specs]
+            await self._db.execute_many((_INSERT, rows))
+            return [run_record(row) for row in rows]
         plain = [i for i, spec in enumerate(specs) if spec.idempotency_key is None]
         rows = [_run_values(specs[i], now, worker_id, lease_s) for i in plain]
         dialect = self._db.dialect
@@ -150,11 +197,10 @@ class SQLRunRepository(RunRepository):
         return await self._db.run(apply, write=True)
 
     async def get(self, run_id: str) -> RunRecord:
-        query = select(runs).where(runs.c.id == run_id)
-        row = await self._db.run(lambda conn: conn.execute(query).first(), write=False, atomic=False)
-        if row is None:
+        rows = await self._db.fetch(_GET, {"id": run_id}, write=False)
+        if not rows:
             raise NotFound.named("run", run_id)
-        return run_record(row)
+        return run_record(rows[0])
 
     async def list(
         self,
@@ -193,28 +239,13 @@ class SQLRunRepository(RunRepository):
         if limit <= 0:
             return []
         now = utcnow()
-        oldest = self._db.dialect.lock_queued(
-            select(runs.c.id)
-            .where(runs.c.status == "queued")
-            .order_by(runs.c.created_at, runs.c.id)
-            .limit(limit)
-        )
-        # MATERIALIZED: evaluated once. As a plain IN-subquery, Postgres may rescan it per
-        # row, and each rescan (skipping rows this very statement locked) claims more runs.
-        picked = oldest.cte("picked").prefix_with("MATERIALIZED")
-        statement = (
-            update(runs)
-            .where(runs.c.id.in_(select(picked.c.id)), runs.c.status == "queued")
-            .values(
-                status="running",
-                worker_id=worker_id,
-                attempts=runs.c.attempts + 1,
-                started_at=now,
-                lease_expires_at=now + timedelta(seconds=lease_s),
-            )
-            .returning(*runs.c)
-        )
-        rows = await self._db.run(lambda conn: conn.execute(statement).all(), write=True, atomic=False)
+        params = {
+            "limit": limit,
+            "worker_id": worker_id,
+            "now": now,
+            "lease_expires_at": now + timedelta(seconds=lease_s),
+        }
+        rows = await self._db.fetch(self._claim, params, write=True)
         return sorted((run_record(row) for row in rows), key=lambda r: (r.created_at, r.id))
 
     async def renew_leases(self, worker_id: str, run_ids: Sequence[str], lease_s: float) -> set[str]:
@@ -280,68 +311,64 @@ class SQLRunRepository(RunRepository):
                 }
             )
         events = [row for _, finish in items for row in event_rows(finish.run_id, finish.events)]
-
-        def apply(conn: Connection) -> None:
-            conn.execute(insert(runs), rows)
-            if events:
-                conn.execute(insert(run_events), events)
-
-        await self._db.run(apply, write=True)
+        await self._db.execute_many((_INSERT, rows), (INSERT_EVENT, events))
 
     async def finish_many(self, finishes: Sequence[RunFinish]) -> builtins.list[bool]:
+        if not finishes:
+            return []
         for finish in finishes:
             if finish.status not in TERMINAL_RUN_STATUSES:
                 raise ValidationError(
                     f"a run finishes as one of {TERMINAL_RUN_STATUSES}, not {finish.status!r}"
                 )
         now = utcnow()
-        ids = [finish.run_id for finish in finishes]
-        owned = select(runs.c.id, runs.c.worker_id).where(runs.c.id.in_(ids), _RUNNING)
-        owned = self._db.dialect.lock_rows(owned)
-
-        def apply(conn: Connection) -> builtins.list[bool]:
-            holders = {row.id: row.worker_id for row in conn.execute(owned).all()}
-            done = [holders.get(finish.run_id) == finish.worker_id for finish in finishes]
-            updates = [
+        finish_run, insert_event = self._db.prepare(_FINISH), self._db.prepare(INSERT_EVENT)
+        updates = [
+            finish_run.args(
                 {
                     "b_id": finish.run_id,
+                    "b_worker_id": finish.worker_id,
                     "b_status": finish.status,
                     "b_result": finish.result,
                     "b_stdout": finish.stdout,
                     "b_error": finish.error,
                     "b_usage": finish.usage,
                     "b_duration_ms": finish.duration_ms,
+                    "b_now": now,
                 }
-                for finish, ok in zip(finishes, done, strict=True)
-                if ok
-            ]
-            if updates:
-                statement = (
-                    update(runs)
-                    .where(runs.c.id == bindparam("b_id"))
-                    .values(
-                        status=bindparam("b_status"),
-                        result=bindparam("b_result", type_=runs.c.result.type),
-                        stdout=bindparam("b_stdout"),
-                        error=bindparam("b_error", type_=runs.c.error.type),
-                        usage=bindparam("b_usage", type_=runs.c.usage.type),
-                        duration_ms=bindparam("b_duration_ms"),
-                        finished_at=now,
-                        lease_expires_at=None,
-                    )
-                )
-                conn.execute(statement, updates)
-            rows = [
-                row
-                for finish, ok in zip(finishes, done, strict=True)
-                if ok
+            )
+            for finish in finishes
+        ]
+
+        def events(done: set[str]) -> builtins.list[tuple[Any, ...]]:
+            return [
+                insert_event.args(row)
+                for finish in finishes
+                if finish.run_id in done
                 for row in event_rows(finish.run_id, finish.events)
             ]
-            if rows:
-                conn.execute(insert(run_events), rows)
-            return done
 
-        return await self._db.run(apply, write=True)
+        # The UPDATE re-checks owner and status under the row lock: a run whose lease was
+        # lost (recovered, or claimed by another worker) is left alone.
+        if self._db.embedded:
+
+            def apply(conn: Connection) -> set[str]:
+                done = {row[0] for args in updates for row in conn.exec_driver_sql(finish_run.sql, args)}
+                if rows := events(done):
+                    conn.exec_driver_sql(insert_event.sql, rows)
+                return done
+
+            done = await self._db.run(apply, write=True)
+        else:
+
+            async def apply_async(conn: Any) -> set[str]:
+                done = {row[0] for row in await conn.fetchmany(finish_run.sql, updates)}
+                if rows := events(done):
+                    await conn.executemany(insert_event.sql, rows)
+                return done
+
+            done = await self._db.on_driver(apply_async, write=True, atomic=True)
+        return [finish.run_id in done for finish in finishes]
 
     async def request_cancel(self, run_id: str) -> RunRecord:
         now = utcnow()

@@ -93,6 +93,20 @@ def _check_quota(
         )
 
 
+def _upsert_params(write: StateWrite, now: datetime) -> dict[str, Any]:
+    return {
+        "scope": write.scope,
+        "key": write.key,
+        "version": 1,
+        "created_at": now,
+        "value": write.value,
+        "schema_version": write.schema_version,
+        "size": write.size,
+        "expires_at": write.expires_at,
+        "updated_at": now,
+    }
+
+
 class SQLStateRepository(StateRepository):
     """:class:`StateRepository` over the ``state_entries`` table."""
 
@@ -110,13 +124,8 @@ class SQLStateRepository(StateRepository):
         )
 
     async def get(self, scope: str, key: str) -> StateRecord | None:
-        params = {"scope": scope, "key": key, "now": utcnow()}
-
-        def read(conn: Connection) -> StateRecord | None:
-            row = conn.execute(_GET, params).first()
-            return None if row is None else _record(row)
-
-        return await self._db.run(read, write=False, atomic=False)
+        rows = await self._db.fetch(_GET, {"scope": scope, "key": key, "now": utcnow()}, write=False)
+        return StateRecord(**rows[0]) if rows else None
 
     async def put(
         self,
@@ -156,6 +165,10 @@ class SQLStateRepository(StateRepository):
         for write in writes:
             _check_names(write.scope, write.key)
         quota = max_scope_bytes is not None or max_scope_keys is not None
+        if len(writes) == 1 and not quota and not writes[0].delete and writes[0].expected_version is None:
+            # The common write: one upsert, atomic by itself (autocommit on Postgres).
+            (row,) = await self._db.fetch(self._upsert, _upsert_params(writes[0], utcnow()), write=True)
+            return [StateRecord(**row)]
         scopes = sorted({write.scope for write in writes})
         lock_key = self._db.dialect.lock_key_sync
 
@@ -189,8 +202,7 @@ class SQLStateRepository(StateRepository):
         }
         expected = write.expected_version
         if expected is None:
-            bound = {"scope": write.scope, "key": write.key, "version": 1, "created_at": now, **fields}
-            return _record(conn.execute(self._upsert, bound).one())
+            return _record(conn.execute(self._upsert, _upsert_params(write, now)).one())
         if expected > 0:
             statement: Any = (
                 update(_T)
