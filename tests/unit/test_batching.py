@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
-from llmspell.runtime.batching import Coalescer
+from llmspell.core.batching import Coalescer
 
 
 async def test_concurrent_submissions_share_batches_and_results_stay_in_order() -> None:

@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from ..core.batching import Coalescer
 from ..core.errors import StorageError
 from .abc import RunEvent, RunEventHub
 
@@ -33,24 +34,30 @@ class RedisRunEventHub(RunEventHub):
         self._retention_s = retention_s
         self._block_ms = block_ms
         self._closed = False
+        # Concurrent runs' publishes share one pipeline round trip.
+        self._publishes: Coalescer[Sequence[RunEvent], None] = Coalescer(self._publish_batches)
 
     def _key(self, run_id: str) -> str:
         return f"{self._prefix}run:{run_id}"
 
     async def publish(self, events: Sequence[RunEvent]) -> None:
-        if not events:
-            return
-        key = self._key(events[0].run_id)
+        if events:
+            await self._publishes.submit(events)
+
+    async def _publish_batches(self, batches: Sequence[Sequence[RunEvent]]) -> list[None]:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for event in events:
-                    body = json.dumps({"id": event.id, "event": event.event, "data": event.data}, default=str)
-                    pipe.xadd(key, {"d": body}, maxlen=self._max_events, approximate=True)
-                if events[-1].event == "end":
-                    pipe.expire(key, self._retention_s)
+                for events in batches:
+                    key = self._key(events[0].run_id)
+                    for event in events:
+                        body = json.dumps({"id": event.id, "event": event.event, "data": event.data}, default=str)
+                        pipe.xadd(key, {"d": body}, maxlen=self._max_events, approximate=True)
+                    if events[-1].event == "end":
+                        pipe.expire(key, self._retention_s)
                 await pipe.execute()
         except Exception as exc:
             raise StorageError(f"Redis publish failed: {exc}") from exc
+        return [None] * len(batches)
 
     def _decode(self, run_id: str, fields: dict[str, str]) -> RunEvent:
         body = json.loads(fields["d"])

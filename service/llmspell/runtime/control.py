@@ -18,7 +18,7 @@ from ..events import open_run_hub
 from ..events.abc import RunEvent, RunEventHub
 from ..scripting.factory import create_engine
 from .abc import ControlPlane, RunRequest, ScheduleSpec
-from .batching import Coalescer
+from ..core.batching import Coalescer
 from .daemon import Worker
 from .definitions import AgentService, WorkflowService
 from .executor import RunExecutor
@@ -345,7 +345,7 @@ class Daemon(ControlPlane):
             if (
                 run.status == "running"
                 and run.worker_id == worker.worker_id
-                and run.id not in worker.active_ids
+                and not worker.is_active(run.id)
             ):
                 outcome = await worker.execute_now(run, stored=stored)
                 return {

@@ -63,6 +63,10 @@ class Worker:
     def active_ids(self) -> list[str]:
         return list(self._running)
 
+    def is_active(self, run_id: str) -> bool:
+        """True while run ``run_id`` executes here."""
+        return run_id in self._running
+
     def wake(self) -> None:
         """Look for queued runs now (a run was just created here)."""
         self._wake.set()

@@ -13,7 +13,7 @@ from ..core.context import ExecutionContext, Limits, SandboxPolicy
 from ..core.errors import LLMSpellError
 from ..events.abc import RunEventHub
 from ..storage.records import RunFinish
-from .batching import Coalescer
+from ..core.batching import Coalescer
 from .events import RunEventWriter
 from .pool import RuntimePool
 from .runner import RunOutcome, execute_script
