@@ -10,6 +10,7 @@ the run's cancel token (``Cancelled``).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
@@ -507,32 +508,42 @@ class LLMAgent(Agent):
 
     async def _guard(self, awaitable: Awaitable[T], ctx: ExecutionContext, run: _Run) -> T:
         """Await ``awaitable`` unless the deadline passes or the run is cancelled first."""
-        ctx.check()
         remaining = None if run.deadline is None else run.deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
+        if ctx.cancel_token.cancelled or (remaining is not None and remaining <= 0):
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never started; closing it avoids "never awaited"
+            ctx.check()
             raise self._timeout(ctx)
-        task = asyncio.ensure_future(awaitable)
-        loop = asyncio.get_running_loop()
-
-        def on_cancel() -> None:
-            loop.call_soon_threadsafe(task.cancel)
-
-        remove = ctx.cancel_token.add_callback(on_cancel)
+        # Awaited in this task rather than in a new one per model call: the cancel token
+        # and the deadline cancel this task. Which of them ended the await is decided from
+        # our own flags, not from the CancelledError: aiohttp's nested timers may turn a
+        # cancellation that is not theirs into a TimeoutError.
+        task = asyncio.current_task()
+        assert task is not None
+        pending = task.cancelling()
+        guard = _Guard(task, asyncio.get_running_loop())
+        scope = asyncio.timeout(remaining)
+        remove = ctx.cancel_token.add_callback(guard.request)
+        failure: BaseException | None = None
         try:
-            done, _ = await asyncio.wait((task,), timeout=remaining)
-            if not done:
-                task.cancel()
-                await asyncio.wait((task,))
-                raise self._timeout(ctx)
-            if task.cancelled() and ctx.cancel_token.cancelled:
-                raise Cancelled(ctx.cancel_token.reason or f"agent {self.name!r} was cancelled")
-            return task.result()
-        except asyncio.CancelledError:
-            task.cancel()
-            await asyncio.wait((task,))
-            raise
+            async with scope:
+                result = await awaitable
+        except (Exception, asyncio.CancelledError) as exc:  # sorted out below, then re-raised
+            failure = exc
         finally:
+            guard.done = True
             remove()
+        if guard.fired:
+            if task.cancelling() > pending:
+                task.uncancel()
+            # Unless someone else cancelled this task too: that cancellation goes on.
+            if not (isinstance(failure, asyncio.CancelledError) and task.cancelling() > pending):
+                raise Cancelled(ctx.cancel_token.reason or f"agent {self.name!r} was cancelled") from None
+        if failure is None:
+            return result
+        if scope.expired() and not isinstance(failure, asyncio.CancelledError):
+            raise self._timeout(ctx) from None
+        raise failure
 
     def _timeout(self, ctx: ExecutionContext) -> Timeout:
         if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
@@ -544,6 +555,27 @@ class LLMAgent(Agent):
             "agent's timeout or ask for less",
             details={"agent": self.name, "timeout_s": self.config.timeout_s},
         )
+
+
+class _Guard:
+    """Cancels ``task`` on the run's cancel token, unless the guarded await is over."""
+
+    __slots__ = ("done", "fired", "loop", "task")
+
+    def __init__(self, task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop) -> None:
+        self.task = task
+        self.loop = loop
+        self.done = False
+        self.fired = False
+
+    def request(self) -> None:
+        """The token's callback (any thread): cancel on the task's loop."""
+        self.loop.call_soon_threadsafe(self.cancel)
+
+    def cancel(self) -> None:
+        if not self.done:
+            self.fired = True
+            self.task.cancel()
 
 
 def _request_from_hook(request: ChatRequest, data: dict[str, Any]) -> ChatRequest:

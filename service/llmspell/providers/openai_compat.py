@@ -9,7 +9,11 @@ requests). See docs/providers.md.
 One pooled ``aiohttp.ClientSession`` per base URL and event loop (connections belong to
 the loop that opened them), closed when the loop shuts down (see :mod:`._loop_cleanup`)
 or explicitly with :func:`close_clients`. aiohttp errors become ``ProviderError`` /
-``Timeout`` in :func:`_map_errors`, the one boundary.
+``Timeout`` in :func:`_translate`, the one boundary.
+
+Per call the path allocates little (no cookie jar, response headers read only on
+errors, timeouts and the URL built once): with 1,000 calls waiting at once, every object
+a waiting call holds is traversed by each of the garbage collector's full passes.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ import asyncio
 import json
 import time
 import weakref
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator
+from functools import lru_cache
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from ..core.errors import ProviderError, Timeout
 from ._loop_cleanup import on_loop_shutdown
@@ -40,6 +45,12 @@ _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aiohtt
 _sessions = weakref.WeakKeyDictionary()
 
 
+def _pooled(base_url: str) -> aiohttp.ClientSession | None:
+    per_loop = _sessions.get(asyncio.get_running_loop())
+    session = per_loop.get(base_url) if per_loop is not None else None
+    return session if session is not None and not session.closed else None
+
+
 async def _session_for(base_url: str) -> aiohttp.ClientSession:
     loop = asyncio.get_running_loop()
     per_loop = _sessions.get(loop)
@@ -49,9 +60,28 @@ async def _session_for(base_url: str) -> aiohttp.ClientSession:
     session = per_loop.get(base_url)
     if session is None or session.closed:
         connector = aiohttp.TCPConnector(limit=_MAX_CONNECTIONS, limit_per_host=0, keepalive_timeout=30)
-        session = aiohttp.ClientSession(connector=connector, trust_env=False, raise_for_status=False)
+        session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,
+            raise_for_status=False,
+        )
         per_loop[base_url] = session
     return session
+
+
+@lru_cache(maxsize=32)
+def _configured_timeout(seconds: float, streaming: bool) -> aiohttp.ClientTimeout:
+    if streaming:  # per-read bounds: a long answer may stream for longer than one timeout
+        return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+    return aiohttp.ClientTimeout(total=seconds)
+
+
+def _client_timeout(seconds: float, deadline_bound: bool, *, streaming: bool) -> aiohttp.ClientTimeout:
+    # The configured timeout is shared; one bounded by a deadline is different every time.
+    if deadline_bound:
+        return _configured_timeout.__wrapped__(seconds, streaming)
+    return _configured_timeout(seconds, streaming)
 
 
 async def close_clients(loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -62,31 +92,31 @@ async def close_clients(loop: asyncio.AbstractEventLoop | None = None) -> None:
         await session.close()
 
 
-@contextmanager
-def _map_errors(spec: ModelSpec, timeout: float, deadline_bound: bool) -> Iterator[None]:
+def _translate(exc: Exception, spec: ModelSpec, timeout: float, deadline_bound: bool) -> Exception:
+    """The ``ProviderError``/``Timeout`` for an aiohttp failure (``exc`` itself if it is not one)."""
     provider = spec.provider
-    try:
-        yield
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         if deadline_bound:
-            raise Timeout(
-                f"deadline reached while waiting for {provider}", details={"provider": provider}
-            ) from exc
-        raise ProviderError(
+            return Timeout(f"deadline reached while waiting for {provider}", details={"provider": provider})
+        return ProviderError(
             f"{provider} did not answer within {timeout:g}s (raise timeout_s in [providers.{provider}] "
             "if the model is slow)",
             details={"provider": provider, "status": None, "retryable": True},
-        ) from exc
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-        raise ProviderError(
+        )
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+        return ProviderError(
             f"cannot reach {provider} at {spec.base_url}: {exc or type(exc).__name__} "
             "(check base_url and that the server is running)",
             details={"provider": provider, "status": None, "retryable": True},
-        ) from exc
-    except aiohttp.ClientError as exc:
-        raise ProviderError(
+        )
+    if isinstance(exc, aiohttp.ClientError):
+        return ProviderError(
             f"request to {provider} failed: {exc}", details={"provider": provider, "status": None}
-        ) from exc
+        )
+    return exc
+
+
+_FAILURES = (TimeoutError, aiohttp.ClientError)
 
 
 class OpenAICompatModel(ChatModel):
@@ -104,7 +134,7 @@ class OpenAICompatModel(ChatModel):
             )
         self.spec = spec
         self._base_url = spec.base_url
-        self._url = f"{spec.base_url}/chat/completions"
+        self._url = URL(f"{spec.base_url}/chat/completions")
         self._policy = policy or RetryPolicy(max_retries=spec.max_retries)
         self._headers = {"content-type": "application/json", "accept": "application/json"}
         if spec.api_key:
@@ -132,18 +162,21 @@ class OpenAICompatModel(ChatModel):
 
         async def attempt(remaining: float | None) -> ChatResponse:
             timeout, bound = self._attempt_timeout(request, remaining)
-            session = await _session_for(self._base_url)
-            with _map_errors(self.spec, timeout, bound):
+            session = _pooled(self._base_url) or await _session_for(self._base_url)
+            try:
                 async with session.post(
                     self._url,
                     data=content,
                     headers=self._headers,
-                    timeout=aiohttp.ClientTimeout(total=timeout),
+                    timeout=_client_timeout(timeout, bound, streaming=False),
                 ) as response:
                     status, raw = response.status, await response.read()
-                    headers = {key.lower(): value for key, value in response.headers.items()}
-            if status >= 400:
-                raise error_for_status(self.spec.provider, status, raw.decode("utf-8", "replace"), headers)
+                    if status >= 400:
+                        headers = {key.lower(): value for key, value in response.headers.items()}
+                        body = raw.decode("utf-8", "replace")
+                        raise error_for_status(self.spec.provider, status, body, headers)
+            except _FAILURES as exc:
+                raise _translate(exc, self.spec, timeout, bound) from exc
             try:
                 data: Any = json.loads(raw)
             except ValueError as exc:
@@ -161,16 +194,21 @@ class OpenAICompatModel(ChatModel):
         async def attempt(remaining: float | None) -> aiohttp.ClientResponse:
             timeout, bound = self._attempt_timeout(request, remaining)
             bounds[:] = [(timeout, bound)]
-            session = await _session_for(self._base_url)
-            # Per-read bounds: a long answer may stream for longer than one timeout.
-            limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
-            with _map_errors(self.spec, timeout, bound):
-                response = await session.post(self._url, data=content, headers=self._headers, timeout=limits)
+            session = _pooled(self._base_url) or await _session_for(self._base_url)
+            try:
+                response = await session.post(
+                    self._url,
+                    data=content,
+                    headers=self._headers,
+                    timeout=_client_timeout(timeout, bound, streaming=True),
+                )
                 if response.status >= 400:
                     body = (await response.read()).decode("utf-8", "replace")
                     response.release()
                     headers = {key.lower(): value for key, value in response.headers.items()}
                     raise error_for_status(self.spec.provider, response.status, body, headers)
+            except _FAILURES as exc:
+                raise _translate(exc, self.spec, timeout, bound) from exc
             return response
 
         response = await call_with_retries(
@@ -179,26 +217,27 @@ class OpenAICompatModel(ChatModel):
         assembler = StreamAssembler(self.spec.provider)
         timeout, bound = bounds[0]
         try:
-            with _map_errors(self.spec, timeout, bound):
-                async for raw_line in response.content:
-                    line = raw_line.decode("utf-8", "replace").strip()
-                    if not line.startswith("data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == "[DONE]":
-                        break
-                    try:
-                        chunk = json.loads(payload)
-                    except ValueError as exc:
-                        raise self._not_json(response.status, payload) from exc
-                    delta = assembler.feed(chunk)
-                    if delta:
-                        yield ChatChunk(kind="text", text=delta)
-                    if request.deadline is not None and time.monotonic() >= request.deadline:
-                        raise Timeout(
-                            f"deadline reached while {self.spec.provider} was streaming",
-                            details={"provider": self.spec.provider},
-                        )
+            async for raw_line in response.content:
+                line = raw_line.decode("utf-8", "replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    break
+                try:
+                    chunk = json.loads(payload)
+                except ValueError as exc:
+                    raise self._not_json(response.status, payload) from exc
+                delta = assembler.feed(chunk)
+                if delta:
+                    yield ChatChunk(kind="text", text=delta)
+                if request.deadline is not None and time.monotonic() >= request.deadline:
+                    raise Timeout(
+                        f"deadline reached while {self.spec.provider} was streaming",
+                        details={"provider": self.spec.provider},
+                    )
+        except _FAILURES as exc:
+            raise _translate(exc, self.spec, timeout, bound) from exc
         finally:
             response.release()
         yield ChatChunk(kind="done", response=assembler.response())

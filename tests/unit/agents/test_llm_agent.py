@@ -192,6 +192,31 @@ async def test_cancellation_from_another_thread(settings: Settings, fake_llm: Fa
         await agent.execute(AgentInput(text="slow"), context)
     assert time.monotonic() - started < 1.0
     timer.join()
+    # The model call is awaited in this task: the cancellation it used is withdrawn.
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+
+
+async def test_cancelling_the_task_is_not_turned_into_an_error(
+    settings: Settings, fake_llm: FakeLLMServer
+) -> None:
+    fake_llm.set_latency(3000)
+    agent = make_agent(settings, None, timeout_s=5)
+    task = asyncio.ensure_future(agent.execute(AgentInput(text="slow"), ctx()))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_timeout_then_the_same_task_can_call_again(settings: Settings, fake_llm: FakeLLMServer) -> None:
+    fake_llm.set_latency(3000)
+    agent = make_agent(settings, None, timeout_s=0.3)
+    with pytest.raises(Timeout, match=r"timeout of 0\.3s"):
+        await agent.execute(AgentInput(text="slow"), ctx())
+    fake_llm.set_latency(0)
+    output = await agent.execute(AgentInput(text="again"), ctx())
+    assert output.text == "Echo: again"
 
 
 # -- tools edge cases ---------------------------------------------------------------------
