@@ -50,7 +50,9 @@ class RedisRunEventHub(RunEventHub):
                 for events in batches:
                     key = self._key(events[0].run_id)
                     for event in events:
-                        body = json.dumps({"id": event.id, "event": event.event, "data": event.data}, default=str)
+                        body = json.dumps(
+                            {"id": event.id, "event": event.event, "data": event.data}, default=str
+                        )
                         pipe.xadd(key, {"d": body}, maxlen=self._max_events, approximate=True)
                     if events[-1].event == "end":
                         pipe.expire(key, self._retention_s)

@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ..core.batching import Coalescer
 from ..core.errors import NotFound, ValidationError
 from ..events import open_run_hub
 from ..events.abc import RunEvent, RunEventHub
 from ..scripting.factory import create_engine
 from .abc import ControlPlane, RunRequest, ScheduleSpec
-from ..core.batching import Coalescer
 from .daemon import Worker
 from .definitions import AgentService, WorkflowService
 from .executor import RunExecutor
@@ -342,11 +342,7 @@ class Daemon(ControlPlane):
                 # An idempotent run must exist before it runs: created already claimed.
                 run = await self._claimed_creates.submit(spec)
                 stored = True
-            if (
-                run.status == "running"
-                and run.worker_id == worker.worker_id
-                and not worker.is_active(run.id)
-            ):
+            if run.status == "running" and run.worker_id == worker.worker_id and not worker.is_active(run.id):
                 outcome = await worker.execute_now(run, stored=stored)
                 return {
                     "id": run.id,

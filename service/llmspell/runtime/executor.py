@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ..core.batching import Coalescer
 from ..core.context import ExecutionContext, Limits, SandboxPolicy
 from ..core.errors import LLMSpellError
 from ..events.abc import RunEventHub
 from ..storage.records import RunFinish
-from ..core.batching import Coalescer
 from .events import RunEventWriter
 from .pool import RuntimePool
 from .runner import RunOutcome, execute_script
