@@ -153,3 +153,45 @@ def wrk_post(url: str, body: str, *, clients: int, seconds: float) -> tuple[floa
     if errors:
         raise SystemExit(f"wrk saw {errors[1]} error responses from {url}")
     return rps, ms("50"), ms("99")
+
+
+async def pipelined_posts(url: str, body: Any, n: int, *, connections: int = 8) -> list[Any]:
+    """POST ``body`` (JSON) ``n`` times over ``connections`` keep-alive connections, each
+    sending its share back to back (HTTP/1.1 pipelining), and return the decoded replies.
+
+    A client that costs next to no CPU: a Python HTTP client sending 1,000 requests would
+    compete with the server for the same two cores.
+    """
+    import json
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    payload = json.dumps(body).encode()
+    request = (
+        f"POST {parts.path} HTTP/1.1\r\nHost: {parts.hostname}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    ).encode() + payload
+
+    async def one_connection(count: int) -> list[Any]:
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer.write(request * count)
+        await writer.drain()
+        replies = []
+        for _ in range(count):
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            reply = json.loads(await reader.readexactly(length))
+            if status >= 300:
+                raise SystemExit(f"POST {url} answered {status}: {reply}")
+            replies.append(reply)
+        writer.close()
+        return replies
+
+    shares = [n // connections + (1 if i < n % connections else 0) for i in range(connections)]
+    results = await asyncio.gather(*(one_connection(share) for share in shares if share))
+    return [reply for replies in results for reply in replies]

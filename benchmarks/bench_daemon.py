@@ -20,6 +20,7 @@ from _common import (
     free_port,
     median,
     percentile,
+    pipelined_posts,
     start_daemon,
     stop,
     table,
@@ -138,13 +139,16 @@ def start_fake_llm(latency_ms: int) -> tuple[subprocess.Popen[bytes], str]:
 AGENT_SCRIPT = 'local a = Agent.create{name = "a"} return a:execute("hello").text'
 
 
-async def _concurrent_in_process(base_url: str, n: int) -> float:
+async def _concurrent_in_process(base_url: str, n: int) -> tuple[float, float]:
+    """Seconds for a first burst of n runs (opens n connections) and for a second one."""
     from llmspell.core.config import load_settings
     from llmspell.core.context import ExecutionContext, Limits
+    from llmspell.runtime.collector import tune_collector
     from llmspell.runtime.pool import RuntimePool
     from llmspell.runtime.runner import execute_script
 
     settings = load_settings(model="openai/fake", base_url=base_url, api_key="sk-test")
+    tune_collector()  # as `llmspell serve` does
     async with RuntimePool() as pool:
 
         async def one() -> None:
@@ -158,10 +162,13 @@ async def _concurrent_in_process(base_url: str, n: int) -> float:
             if outcome.error is not None:
                 raise SystemExit(str(outcome.error))
 
-        await asyncio.gather(*(one() for _ in range(20)))  # warm connections
-        started = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(n)))
-        return time.perf_counter() - started
+        await asyncio.gather(*(one() for _ in range(20)))  # imports, first connections
+        bursts = []
+        for _ in range(2):
+            started = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(n)))
+            bursts.append(time.perf_counter() - started)
+        return bursts[0], bursts[1]
 
 
 async def _submit_and_wait(urls: list[str], body: dict, n: int, clients: int = 32) -> tuple[float, float]:
@@ -196,26 +203,54 @@ async def _submit_and_wait(urls: list[str], body: dict, n: int, clients: int = 3
         return submitted, time.perf_counter() - started
 
 
+async def _burst_through_daemon(url: str, n: int) -> tuple[float, float]:
+    """(seconds to submit n background runs, seconds until all of them succeeded)."""
+    started = time.perf_counter()
+    ids = [
+        reply["id"]
+        for reply in await pipelined_posts(f"{url}/v1/runs", {"script": {"code": AGENT_SCRIPT}}, n)
+    ]
+    submitted = time.perf_counter() - started
+    async with httpx.AsyncClient(timeout=60) as http:
+        while True:
+            busy = [
+                (await http.get(f"{url}/v1/runs", params={"limit": 1, "status": status})).json()["items"]
+                for status in ("queued", "running")
+            ]
+            if not any(busy):
+                break
+            await asyncio.sleep(0.02)
+        done = time.perf_counter() - started
+        last = (await http.get(f"{url}/v1/runs/{ids[-1]}")).json()
+        failed = (await http.get(f"{url}/v1/runs", params={"limit": 1, "status": "failed"})).json()["items"]
+    if failed or last["status"] != "succeeded":
+        raise SystemExit(f"a run failed: {(failed or [last])[0]['error']}")
+    return submitted, done
+
+
 def bench_concurrent_llm(tmp: Path, n: int = 1000) -> None:
     fake, base_url = start_fake_llm(500)
     try:
-        in_process = asyncio.run(_concurrent_in_process(base_url, n))
+        cold, warm = asyncio.run(_concurrent_in_process(base_url, n))
         env = {"LLMSPELL_MODEL": "openai/fake", "LLMSPELL_BASE_URL": base_url, "OPENAI_API_KEY": "sk-test"}
         process, url, _ = start_daemon(tmp / "llm", env=env)
         try:
-            asyncio.run(_submit_and_wait([url], {"script": {"code": AGENT_SCRIPT}}, 20))
-            submitted, done = asyncio.run(_submit_and_wait([url], {"script": {"code": AGENT_SCRIPT}}, n))
+            asyncio.run(_burst_through_daemon(url, 20))
+            daemon = [asyncio.run(_burst_through_daemon(url, n)) for _ in range(2)]
         finally:
             stop(process)
     finally:
         stop(fake)  # type: ignore[arg-type]
+    rows: list[list[object]] = [
+        ["runtime pool, in process: first burst (opens the connections)", cold, "<= 2 s"],
+        ["runtime pool, in process: second burst", warm, "<= 2 s"],
+    ]
+    for label, (submitted, done) in zip(("first", "second"), daemon, strict=True):
+        rows.append(
+            [f"daemon: {label} burst of POST /v1/runs (submitted in {submitted:.2f} s)", done, "<= 2 s"]
+        )
     table(
-        f"{n} concurrent runs, each awaiting a 500 ms fake-LLM call",
-        ["path", "all done (s)", "target"],
-        [
-            ["runtime pool, in process", in_process, "<= 2 s"],
-            [f"daemon: POST /v1/runs x{n} (submitted in {submitted:.2f} s)", done, "<= 2 s"],
-        ],
+        f"{n} concurrent runs, each awaiting a 500 ms fake-LLM call", ["path", "all done (s)", "target"], rows
     )
 
 

@@ -29,9 +29,11 @@ class Coalescer(Generic[In, Out]):
         self._draining: asyncio.Task[None] | None = None
 
     async def submit(self, item: In) -> Out:
-        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Out] = loop.create_future()
         self._pending.append((item, future))
-        if self._draining is None or self._draining.done():
+        draining = self._draining
+        if draining is None or draining.done() or draining.get_loop() is not loop:
             self._draining = asyncio.create_task(self._drain(), name="llmspell-group-commit")
         return await future
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from ..core.errors import ConfigError
+from ..runtime.collector import tune_collector
 
 if TYPE_CHECKING:
     from ..core.config import Settings
@@ -118,6 +119,7 @@ async def serve(settings: Settings, *, migrate: bool = True, ready_file: str | N
         # Long-lived start-up objects leave the collector's generations: fewer, shorter pauses.
         gc.collect()
         gc.freeze()
+        tune_collector()
         if ready_file:
             from pathlib import Path
 

@@ -127,11 +127,14 @@ class LuaConverter:
         known = self._objects.get(id(obj))
         if known is not None:
             return known[1]
-        methods = {
-            script_name: self._run.wrap_callable(getattr(obj, py_name))
-            for script_name, py_name in obj.api_methods.items()
-        }
-        table = self._make_object(obj.api_type, self._table_from(methods), id(obj))
+        names = obj.api_methods
+        wrap = self._run.wrap_callable
+
+        def method(name: str) -> Any:
+            py_name = names.get(name)
+            return None if py_name is None else wrap(getattr(obj, py_name))
+
+        table = self._make_object(obj.api_type, method, id(obj))
         # Keeping the object alive keeps its id unique while the table exists.
         self._objects[id(obj)] = (obj, table)
         return table

@@ -168,7 +168,8 @@ local function make_object(type_name, methods, key)
     __index = function(_, key)
       local m = cache[key]
       if m then return m end
-      local pyfn = methods[key]
+      if raw_type(key) ~= "string" then return nil end
+      local pyfn = methods(key) -- wrapped on first use: most scripts call few methods
       if pyfn == nil then return nil end
       m = function(first, ...)
         local result

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select
 
+from ...core.batching import Coalescer
 from ...core.errors import ValidationError
 from ..abc import EventRepository
 from ..records import RunEventRecord
@@ -35,11 +36,17 @@ class SQLEventRepository(EventRepository):
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Concurrent runs' appends share one transaction (a failing batch is retried run by run).
+        self._appends: Coalescer[list[dict[str, Any]], None] = Coalescer(self._append_batches)
 
     async def append(self, run_id: str, events: Sequence[tuple[int, str, Any]]) -> None:
         if not events:
             return
-        await self._db.execute_many((INSERT_EVENT, event_rows(run_id, events)))
+        await self._appends.submit(event_rows(run_id, events))
+
+    async def _append_batches(self, batches: Sequence[list[dict[str, Any]]]) -> list[None]:
+        await self._db.execute_many((INSERT_EVENT, [row for rows in batches for row in rows]))
+        return [None] * len(batches)
 
     async def list(self, run_id: str, after_seq: int = 0, limit: int = 1000) -> list[RunEventRecord]:
         if limit < 1:
