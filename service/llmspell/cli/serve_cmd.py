@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
             None, "--database-url", help="Database URL (default: SQLite in the data dir)."
         ),
         redis_url: str = typer.Option(None, "--redis-url", help="Redis URL for cross-replica events."),
-        workers: int = typer.Option(None, help="Runtime threads (default: one per core)."),
+        workers: int = typer.Option(None, help="Runtime threads (default 1; 0 = one per core)."),
         no_migrate: bool = typer.Option(False, "--no-migrate", help="Do not upgrade the database on start."),
         allow_insecure_bind: bool = typer.Option(
             False, "--allow-insecure-bind", help="Allow a non-loopback bind without API keys."

@@ -126,7 +126,9 @@ class ServerConfig(BaseModel):
     allow_insecure_bind: bool = False
     max_body_bytes: int = 1_048_576
     max_script_bytes: int = 262_144
-    workers: int = 0  # 0 → one runtime thread per core
+    # Runtime threads; 0 → one per core. One is the default: scripts mostly run Python API
+    # calls and wait on I/O, where more threads only contend for the GIL (docs/architecture.md).
+    workers: int = 1
     lease_s: float = 30.0
     max_concurrent_runs: int = 1000
     shutdown_grace_s: float = 20.0

@@ -1,5 +1,5 @@
-"""Runtime threads: a few threads (about one per core), each with its own event loop
-driving many script coroutines, apart from the API's loop.
+"""Runtime threads (one by default; more pay off only for CPU-heavy Lua), each with its
+own event loop driving many script coroutines, apart from the API's loop.
 
 Scripts waiting on I/O cost one latency, not one thread each; a CPU-bound script keeps
 its own thread busy but never the API loop. Measurements: docs/architecture.md.
@@ -51,7 +51,7 @@ class RuntimePool:
     Use as ``async with RuntimePool(threads) as pool: await pool.run(factory)``.
     """
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self, threads: int = 1) -> None:
         self.size = threads or max(1, os.cpu_count() or 1)
         self._threads: list[_RuntimeThread] = []
         self._round_robin = itertools.count()
