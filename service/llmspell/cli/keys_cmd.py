@@ -7,8 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from ..core.errors import StorageError
 from .db_cmd import DatabaseUrlOption, run_storage
@@ -93,6 +91,9 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps([_key_json(record) for record in records]))
             return
+        from rich.console import Console
+        from rich.table import Table
+
         table = Table("id", "name", "prefix", "scopes", "created", "last used", "status")
         for record in records:
             table.add_row(

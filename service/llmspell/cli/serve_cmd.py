@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from ._common import fail
-
 __all__ = ["register"]
 
 
@@ -28,37 +26,15 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run the daemon: REST, gRPC, the run queue worker and the scheduler."""
-        import asyncio
+        from ._serve import start
 
-        from ..core.config import load_settings
-        from ..core.errors import LLMSpellError
-        from ..server.serve import serve as run_daemon
-        from ..server.serve import use_event_loop
-
-        try:
-            settings = load_settings()
-            server = settings.server.model_copy(
-                update={
-                    k: v
-                    for k, v in {
-                        "host": host,
-                        "port": port,
-                        "grpc_port": grpc_port,
-                        "workers": workers,
-                        "allow_insecure_bind": allow_insecure_bind or None,
-                    }.items()
-                    if v is not None
-                }
-            )
-            updates: dict[str, object] = {"server": server}
-            if database_url:
-                updates["database_url"] = database_url
-            if redis_url:
-                updates["redis_url"] = redis_url
-            settings = settings.model_copy(update=updates)
-            use_event_loop(settings.server.event_loop)
-            asyncio.run(run_daemon(settings, migrate=not no_migrate))
-        except LLMSpellError as exc:
-            fail(exc)
-        except KeyboardInterrupt:
-            pass
+        start(
+            host=host,
+            port=port,
+            grpc_port=grpc_port,
+            database_url=database_url,
+            redis_url=redis_url,
+            workers=workers,
+            no_migrate=no_migrate,
+            allow_insecure_bind=allow_insecure_bind,
+        )

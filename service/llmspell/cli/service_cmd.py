@@ -13,7 +13,6 @@ from importlib.resources import files
 from pathlib import Path
 from string import Template
 from typing import Annotated, Literal
-from xml.sax.saxutils import escape
 
 import typer
 
@@ -99,6 +98,8 @@ def _render(template_name: str, options: ServiceOptions, *, xml: bool = False) -
         "stop_timeout": str(stop_timeout_s(grace)),
     }
     if xml:
+        from xml.sax.saxutils import escape
+
         values = {key: escape(value) for key, value in values.items()}
     return Template(source).substitute(values)
 

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from .db_cmd import DatabaseUrlOption, run_storage
 from .state_cmd import with_persistence
@@ -20,10 +18,14 @@ def _echo_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``session`` command group to ``app``."""
+def _view(record: Any) -> dict[str, Any]:
     from ..sessions.manager import session_view
 
+    return session_view(record)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``session`` command group to ``app``."""
     session = typer.Typer(
         name="session", help="Inspect, end, export and replay sessions.", no_args_is_help=True
     )
@@ -46,8 +48,11 @@ def register(app: typer.Typer) -> None:
             ),
         )
         if as_json:
-            _echo_json([session_view(r) for r in records])
+            _echo_json([_view(r) for r in records])
             return
+        from rich.console import Console
+        from rich.table import Table
+
         table = Table("id", "name", "status", "tags", "created")
         for r in records:
             table.add_row(r.id, r.name, r.status, ", ".join(r.tags), r.created_at.strftime("%Y-%m-%d %H:%M"))
@@ -62,7 +67,7 @@ def register(app: typer.Typer) -> None:
         from ..sessions.artifacts import artifact_view
 
         async def fetch(p: Any) -> dict[str, Any]:
-            view = session_view(await p.sessions.get(session_id))
+            view = _view(await p.sessions.get(session_id))
             view["artifacts"] = [artifact_view(a) for a in await p.artifacts.list(session_id)]
             return view
 

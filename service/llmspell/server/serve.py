@@ -117,9 +117,9 @@ async def serve(settings: Settings, *, migrate: bool = True, ready_file: str | N
             flush=True,
         )
         # Long-lived start-up objects leave the collector's generations: fewer, shorter pauses.
-        gc.collect()
         gc.freeze()
         tune_collector()
+        gc.enable()
         if ready_file:
             from pathlib import Path
 
