@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from _common import (
@@ -139,28 +140,33 @@ def start_fake_llm(latency_ms: int) -> tuple[subprocess.Popen[bytes], str]:
 AGENT_SCRIPT = 'local a = Agent.create{name = "a"} return a:execute("hello").text'
 
 
+async def run_agent_script(pool: Any, settings: Any) -> Any:
+    """Run AGENT_SCRIPT on ``pool``; exits the benchmark when the run fails."""
+    from llmspell.core.context import ExecutionContext, Limits
+    from llmspell.runtime.runner import execute_script
+
+    outcome = await pool.run(
+        lambda: execute_script(
+            AGENT_SCRIPT, ctx=ExecutionContext(limits=Limits(timeout_s=30)), settings_loader=lambda: settings
+        )
+    )
+    if outcome.error is not None:
+        raise SystemExit(str(outcome.error))
+    return outcome
+
+
 async def _concurrent_in_process(base_url: str, n: int) -> tuple[float, float]:
     """Seconds for a first burst of n runs (opens n connections) and for a second one."""
     from llmspell.core.config import load_settings
-    from llmspell.core.context import ExecutionContext, Limits
     from llmspell.runtime.collector import tune_collector
     from llmspell.runtime.pool import RuntimePool
-    from llmspell.runtime.runner import execute_script
 
     settings = load_settings(model="openai/fake", base_url=base_url, api_key="sk-test")
     tune_collector()  # as `llmspell serve` does
     async with RuntimePool() as pool:
 
         async def one() -> None:
-            outcome = await pool.run(
-                lambda: execute_script(
-                    AGENT_SCRIPT,
-                    ctx=ExecutionContext(limits=Limits(timeout_s=30)),
-                    settings_loader=lambda: settings,
-                )
-            )
-            if outcome.error is not None:
-                raise SystemExit(str(outcome.error))
+            await run_agent_script(pool, settings)
 
         await asyncio.gather(*(one() for _ in range(20)))  # imports, first connections
         bursts = []
@@ -259,7 +265,6 @@ def bench_postgres_replicas(tmp: Path, n: int = 3000, seconds: float = 6.0) -> N
     Postgres + Redis. With wrk installed, one wrk per replica (16 connections each) submits
     for ``seconds``; otherwise httpx submits ``n`` runs. The end is read from the database."""
     import shutil
-    from typing import Any
 
     import asyncpg
 

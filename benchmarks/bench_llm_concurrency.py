@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bench_agent import fake_server
-from bench_daemon import AGENT_SCRIPT
+from bench_daemon import run_agent_script
 
 
 class GCClock:
@@ -71,11 +71,10 @@ async def rounds(
 async def measure(base_url: str, n: int, count: int) -> list[tuple[str, float, float, float, str]]:
     from llmspell.agents import AgentConfig, LLMAgent
     from llmspell.core.config import load_settings
-    from llmspell.core.context import ExecutionContext, Limits
+    from llmspell.core.context import ExecutionContext
     from llmspell.core.types import AgentInput
     from llmspell.providers import ChatMessage, ChatRequest, get_chat_model, parse_model_spec
     from llmspell.runtime.pool import RuntimePool
-    from llmspell.runtime.runner import execute_script
 
     settings = load_settings(model="openai/fake", base_url=base_url, api_key="sk-test")
     model = get_chat_model(parse_model_spec("openai/fake", settings))
@@ -93,16 +92,7 @@ async def measure(base_url: str, n: int, count: int) -> list[tuple[str, float, f
     async with RuntimePool() as pool:
 
         async def script() -> object:
-            outcome = await pool.run(
-                lambda: execute_script(
-                    AGENT_SCRIPT,
-                    ctx=ExecutionContext(limits=Limits(timeout_s=30)),
-                    settings_loader=lambda: settings,
-                )
-            )
-            if outcome.error is not None:
-                raise SystemExit(str(outcome.error))
-            return outcome
+            return await run_agent_script(pool, settings)
 
         results += await rounds("script in RuntimePool", script, n, count)
     return results

@@ -404,15 +404,7 @@ class HookRegistry:
                 if value is not None:
                     break
             else:  # the usual case: every hook continued
-                elapsed = clock() - start
-                if hooks:
-                    share = elapsed / len(hooks)
-                    for entry in hooks:
-                        breaker = entry.breaker
-                        breaker.calls += 1
-                        breaker.total_s += share
-                    if elapsed > _GROUP_S:
-                        _regroup(hooks)
+                _grouped(hooks, clock() - start)
                 return HookResult("modified", hctx.data) if changed else None
         except _PASS_THROUGH:
             assert entry is not None

@@ -6,9 +6,10 @@ the same dict shape), so tool-call and usage normalisation live in one place.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from ..core.errors import ProviderError
+from ..core.errors import ProviderError, Timeout
 from .abc import ChatRequest, ChatResponse, FinishReason, TokenUsage, ToolCall, finish_reason_of
 
 __all__ = ["StreamAssembler", "parse_completion", "request_body"]
@@ -91,6 +92,13 @@ class StreamAssembler:
         self._finish: FinishReason | None = None
         self._usage: TokenUsage | None = None
         self._model = ""
+
+    def check_deadline(self, deadline: float | None) -> None:
+        """Raise ``Timeout`` once ``deadline`` (``time.monotonic()`` seconds) has passed."""
+        if deadline is not None and time.monotonic() >= deadline:
+            raise Timeout(
+                f"deadline reached while {self._provider} was streaming", details={"provider": self._provider}
+            )
 
     def feed(self, chunk: dict[str, Any]) -> str:
         """Take one chunk; returns its text delta ("" if none).

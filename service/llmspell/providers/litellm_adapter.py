@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import inspect
 import os
-import time
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -181,9 +180,5 @@ class LiteLLMModel(ChatModel):
                 delta = assembler.feed(chunk.model_dump())
                 if delta:
                     yield ChatChunk(kind="text", text=delta)
-                if request.deadline is not None and time.monotonic() >= request.deadline:
-                    raise Timeout(
-                        f"deadline reached while {self.spec.provider} was streaming",
-                        details={"provider": self.spec.provider},
-                    )
+                assembler.check_deadline(request.deadline)
         yield ChatChunk(kind="done", response=assembler.response())

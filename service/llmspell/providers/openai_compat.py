@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import weakref
 from collections.abc import AsyncGenerator
 from functools import lru_cache
@@ -231,11 +230,7 @@ class OpenAICompatModel(ChatModel):
                 delta = assembler.feed(chunk)
                 if delta:
                     yield ChatChunk(kind="text", text=delta)
-                if request.deadline is not None and time.monotonic() >= request.deadline:
-                    raise Timeout(
-                        f"deadline reached while {self.spec.provider} was streaming",
-                        details={"provider": self.spec.provider},
-                    )
+                assembler.check_deadline(request.deadline)
         except _FAILURES as exc:
             raise _translate(exc, self.spec, timeout, bound) from exc
         finally:
