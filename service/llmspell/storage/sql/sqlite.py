@@ -41,8 +41,10 @@ def _database_path(url: str) -> Path:
 
 def _listen(engine: Engine, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> None:
     pragmas = (
-        "PRAGMA journal_mode=WAL",
+        # The wait first: switching a new database to WAL takes a lock other connections
+        # opening it at the same time may hold.
         f"PRAGMA busy_timeout={busy_timeout_ms}",
+        "PRAGMA journal_mode=WAL",
         "PRAGMA foreign_keys=ON",
         "PRAGMA synchronous=NORMAL",
     )
