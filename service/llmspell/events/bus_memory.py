@@ -43,7 +43,10 @@ class MemorySubscription(Subscription):
     async def receive(self, timeout: float | None = None) -> UniversalEvent | None:
         if self._closed:
             return None
-        ok, event = await self._route.queue.take(timeout)
+        queue = self._route.queue
+        ok, event = queue.take_nowait()  # no coroutine to create when an event is waiting
+        if not ok:
+            ok, event = await queue.take(timeout)
         return event if ok else None
 
     def receive_nowait(self) -> UniversalEvent | None:

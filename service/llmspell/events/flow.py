@@ -124,29 +124,38 @@ class FlowQueue:
             LimitExceeded: full under ``fail``.
         """
         with self._lock:
+            items = self._items
             if self.closed:
                 return True
-            items = self._items
-            if len(items) >= self.capacity:
-                if self.policy == "drop_oldest":
-                    items.popleft()
-                    self.dropped += 1
-                    _count_drop("drop_oldest")
-                elif self.policy == "fail":
-                    self.refused += 1
-                    _count_drop("fail")
-                    raise LimitExceeded(
-                        f"subscriber queue {self.name!r} is full ({self.capacity} events): the subscriber "
-                        "is too slow; raise its capacity or use overflow='drop_oldest'",
-                        details={"subscription": self.name, "capacity": self.capacity},
-                    )
-                else:
-                    return False
+            if len(items) >= self.capacity and not self._make_room():
+                return False
             items.append(item)
-            getter = self._getters.popleft() if self._getters else None
-        if getter is not None:
-            getter.wake()
+            if not self._getters:  # the usual case: nobody is waiting
+                return True
+            getter = self._getters.popleft()
+        getter.wake()
         return True
+
+    def _make_room(self) -> bool:
+        """The queue is full (lock held): apply the overflow policy; False under ``block``.
+
+        Raises:
+            LimitExceeded: under ``fail``.
+        """
+        if self.policy == "drop_oldest":
+            self._items.popleft()
+            self.dropped += 1
+            _count_drop("drop_oldest")
+            return True
+        if self.policy == "fail":
+            self.refused += 1
+            _count_drop("fail")
+            raise LimitExceeded(
+                f"subscriber queue {self.name!r} is full ({self.capacity} events): the subscriber "
+                "is too slow; raise its capacity or use overflow='drop_oldest'",
+                details={"subscription": self.name, "capacity": self.capacity},
+            )
+        return False
 
     async def put(self, item: Any) -> None:
         """Add, waiting for room under ``block`` (at most ``block_timeout_s``).
