@@ -18,11 +18,12 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from types import BuiltinFunctionType, CoroutineType, FunctionType, MethodType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..core.aio import Resumed
 from ..core.errors import Cancelled, LimitExceeded, SandboxViolation, Timeout, ValidationError
 from .abc import TERMINAL, Hook, HookCancelled, HookContext, HookResult
 from .breaker import CircuitBreaker
@@ -463,20 +464,17 @@ class HookRegistry:
                         except StopIteration as stop:
                             value = stop.value
                         else:
-                            resumed = _Resumed(value, first)
+                            resumed = Resumed(value, first)
                             return self._fire_async(hooks, hctx, entry, resumed, now, changed)
                     elif entry.is_async or inspect.isawaitable(value):
                         return self._fire_async(hooks, hctx, entry, value, now, changed)
                     if value is not None and type(value) is not HookResult:
                         value = coerce_result(value)
             except _PASS_THROUGH:
-                breaker.success(clock() - now)
-                entry.timed = True  # in case that was slow
+                _passed_through(entry, now)
                 raise
             except Exception:
-                breaker.failure(clock() - now)
-                entry.timed = True
-                _failed(entry, hctx.point)
+                _hook_failed(entry, hctx.point, now)
                 value = _UNCALLED
                 now = clock()
                 continue
@@ -522,13 +520,10 @@ class HookRegistry:
             value = await pending
             result = value if type(value) is HookResult else coerce_result(value)
         except _PASS_THROUGH:
-            breaker.success(_clock() - started)
-            entry.timed = True  # in case that was slow
+            _passed_through(entry, started)
             raise
         except Exception:
-            breaker.failure(_clock() - started)
-            entry.timed = True
-            _failed(entry, hctx.point)
+            _hook_failed(entry, hctx.point, started)
         else:
             breaker.success(_clock() - started)
             if breaker._failures:  # slow
@@ -580,44 +575,24 @@ def _grouped(group: tuple[RegisteredHook, ...], elapsed: float) -> None:
             _regroup(group)
 
 
+def _passed_through(entry: RegisteredHook, started: float) -> None:
+    """A hook raised cancellation or a run-stopping error: it ran, maybe slowly."""
+    entry.breaker.success(_clock() - started)
+    entry.timed = True
+
+
+def _hook_failed(entry: RegisteredHook, point: str, started: float) -> None:
+    """A hook raised: counted against its breaker and reported."""
+    entry.breaker.failure(_clock() - started)
+    entry.timed = True
+    _failed(entry, point)
+
+
 def _regroup(group: tuple[RegisteredHook, ...]) -> None:
     """A group overran ``_GROUP_S``: someone may have overrun its budget, so each hook is
     timed on its own from its next call."""
     for entry in group:
         entry.timed = True
-
-
-class _Resumed:
-    """Awaits the rest of a coroutine already stepped once outside ``await``.
-
-    Equivalent to ``yield from`` over the coroutine: the future it first yielded and every
-    later one go to the awaiting task; values and exceptions sent back go into it.
-    """
-
-    __slots__ = ("_coro", "_first")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
-        self._coro = coro
-        self._first = first
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, value = self._coro, self._first
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # delivered into the coroutine (e.g. CancelledError)
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
 
 
 def _changed() -> None:

@@ -20,7 +20,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Generator, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from functools import cache
 from importlib import resources
 from itertools import count
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from lupa import lua54
 
+from ...core.aio import Resumed
 from ...core.context import ExecutionContext
 from ...core.errors import (
     Cancelled,
@@ -170,39 +171,6 @@ class _Shell:
         shells = idle.setdefault(self.max_memory, [])
         if len(shells) < _IDLE_SHELLS:
             shells.append(self)
-
-
-class _Continuation:
-    """Awaits the rest of a coroutine that was stepped once outside ``await``.
-
-    Equivalent to ``yield from`` over the coroutine: every future it yields goes to the
-    task awaiting this object, and values/exceptions sent back go into the coroutine.
-    """
-
-    __slots__ = ("_coro", "_first")
-
-    def __init__(self, coro: Any, first: Any) -> None:
-        self._coro = coro
-        self._first = first
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, value = self._coro, self._first
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # delivered into the coroutine (e.g. CancelledError)
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
 
 
 class LuaFunction(ScriptFunction):
@@ -403,7 +371,7 @@ class LuaRun:
                         result = stop.value
                     else:
                         ticket = next(self._tickets)
-                        self._parked[ticket] = _Continuation(result, first)
+                        self._parked[ticket] = Resumed(result, first)
                         return "await", ticket
                 return "ok", conv.to_lua(result)
             except LLMSpellError as exc:
@@ -617,9 +585,8 @@ class LuaRun:
         short runs).
         """
         for awaitable in self._parked.values():
-            coro = getattr(awaitable, "_coro", None)
-            if coro is not None:
-                coro.close()
+            if isinstance(awaitable, Resumed):
+                awaitable.close()
         clean = not self._parked and not self._spent
         self._parked.clear()
         shell = self.__dict__.get("_shell")
