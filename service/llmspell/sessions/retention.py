@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["collect_garbage", "retention_loop"]
 
+_FIRST_PASS_DELAY_S = 30.0
+
 log = logging.getLogger("llmspell.retention")
 
 
@@ -56,10 +58,12 @@ async def collect_garbage(
 
 
 async def retention_loop(persistence: Persistence, config: StateConfig) -> None:
-    """Collect garbage every ``config.gc_interval_s`` until cancelled (None: never)."""
+    """Collect garbage every ``config.gc_interval_s`` until cancelled (None: never); the
+    first pass waits ``_FIRST_PASS_DELAY_S`` so that it does not slow the daemon's start."""
     interval = config.gc_interval_s
     if interval is None:
         return
+    await asyncio.sleep(min(interval, _FIRST_PASS_DELAY_S))
     while True:
         try:
             report = await collect_garbage(persistence, config)
