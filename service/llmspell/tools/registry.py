@@ -15,12 +15,12 @@ import importlib
 import re
 import threading
 import time
-import types
 from bisect import bisect_left
-from collections.abc import Callable, Coroutine, Generator, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from ..core.abc import Tool
+from ..core.aio import Resumed
 from ..core.context import ExecutionContext
 from ..core.errors import (
     ConfigError,
@@ -460,7 +460,7 @@ async def _finish(tool: Tool, ctx: ExecutionContext, coro: Coroutine[Any, Any, A
     scope: asyncio.Timeout | None = None
     try:
         async with asyncio.timeout(limit) as scope:
-            return await _resume(coro, pending)
+            return await Resumed(coro, pending)
     except TimeoutError as exc:
         if scope is None or not scope.expired():
             raise
@@ -469,27 +469,6 @@ async def _finish(tool: Tool, ctx: ExecutionContext, coro: Coroutine[Any, Any, A
             f"tool {tool.name!r} exceeded its {limit:g}s timeout; try a smaller input",
             details={"tool": tool.name, "timeout_s": limit},
         ) from exc
-
-
-@types.coroutine
-def _resume(coro: Coroutine[Any, Any, Any], pending: Any) -> Generator[Any, Any, Any]:
-    """Finish a coroutine already stepped once, exactly as ``await`` would have."""
-    while True:
-        try:
-            sent = yield pending
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:
-            try:
-                pending = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                pending = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value
 
 
 def _compile(tool: Tool) -> Validator:
