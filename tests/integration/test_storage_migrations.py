@@ -81,6 +81,13 @@ async def test_concurrent_upgrades_are_safe(empty_url: str) -> None:
     assert results == ["0003"] * 3
 
 
+async def test_new_sqlite_files_opened_by_several_connections_at_once(tmp_path: Path) -> None:
+    # The first connections race to switch a new file to WAL; the losers must wait, not fail.
+    for i in range(10):
+        url = f"sqlite+aiosqlite:///{tmp_path}/race-{i}.db"
+        assert await asyncio.gather(*(migrate.upgrade(url) for _ in range(4))) == ["0003"] * 4
+
+
 async def test_store_reports_migration_status(empty_url: str) -> None:
     async with open_store(empty_url) as store:
         assert await store.migration_status() == (None, "0003")

@@ -7,6 +7,7 @@ fails at once under WAL), and the busy timeout absorbs other processes' writes.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,7 @@ def _database_path(url: str) -> Path:
 
 def _listen(engine: Engine, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> None:
     pragmas = (
-        # The wait first: switching a new database to WAL takes a lock other connections
-        # opening it at the same time may hold.
         f"PRAGMA busy_timeout={busy_timeout_ms}",
-        "PRAGMA journal_mode=WAL",
         "PRAGMA foreign_keys=ON",
         "PRAGMA synchronous=NORMAL",
     )
@@ -56,10 +54,32 @@ def _listen(engine: Engine, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> None:
         cursor = dbapi_connection.cursor()
         for pragma in pragmas:
             cursor.execute(pragma)
+        _use_wal(cursor, busy_timeout_ms / 1000)
         cursor.close()
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", _on_begin)
+
+
+def _use_wal(cursor: Any, wait_s: float) -> None:
+    """Put the database file in WAL mode (it stays so: only its first connection switches).
+
+    Connections opening a new database at the same time race to switch it, and the loser
+    gets "database is locked" at once (SQLite does not call the busy handler for that
+    lock): it waits and looks again until the winner has switched.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # the driver's OperationalError (sqlite3 or its async adapter)
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _on_begin(connection: Connection) -> None:
