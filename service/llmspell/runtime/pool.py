@@ -74,6 +74,8 @@ class RuntimePool:
                 runtime.start()
 
     def _pick(self) -> _RuntimeThread:
+        if len(self._threads) == 1:
+            return self._threads[0]
         start = next(self._round_robin)
         return min(
             (self._threads[(start + i) % len(self._threads)] for i in range(len(self._threads))),

@@ -14,7 +14,8 @@ from .. import __version__
 from ..core.errors import LLMSpellError
 from ..runtime.abc import ControlPlane
 from .auth import Authenticator
-from .errors import http_status, problem
+from .errors import error_problem, problem
+from .hot import HotRoutes
 from .routes import agents, events, hooks, runs, schedules, scripts, sessions, state, tools, workflows
 
 __all__ = ["create_app"]
@@ -112,9 +113,24 @@ async def _send_problem(send: Send, status: int, code: str, detail: str) -> None
     await send({"type": "http.response.body", "body": body})
 
 
+class _App(FastAPI):
+    """FastAPI, with run creation served first by :class:`HotRoutes`."""
+
+    hot_routes: HotRoutes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hot = self.hot_routes
+        if hot is not None and scope["type"] == "http":
+            route = hot.match(scope)
+            if route is not None:
+                await hot.serve(route, scope, receive, send, super().__call__)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(control: ControlPlane, auth: Authenticator, *, max_body_bytes: int = 1_048_576) -> FastAPI:
     """The FastAPI app over ``control``."""
-    app = FastAPI(
+    app = _App(
         title="llmspell",
         version=__version__,
         description="Scriptable LLM orchestration: runs, scripts, schedules and tools.",
@@ -127,9 +143,7 @@ def create_app(control: ControlPlane, auth: Authenticator, *, max_body_bytes: in
 
     @app.exception_handler(LLMSpellError)
     async def on_error(request: Request, exc: LLMSpellError) -> JSONResponse:
-        status = http_status(exc)
-        details = {k: v for k, v in exc.details.items() if k != "status"}
-        body = problem(status, exc.code, exc.message, **({"details": details} if details else {}))
+        status, body = error_problem(exc)
         return JSONResponse(body, status_code=status, media_type=_PROBLEM)
 
     @app.exception_handler(RequestValidationError)
@@ -180,4 +194,5 @@ def create_app(control: ControlPlane, auth: Authenticator, *, max_body_bytes: in
     app.include_router(events.router)
     app.add_middleware(_Measure)
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
+    app.hot_routes = HotRoutes(control, auth, max_body_bytes=max_body_bytes)
     return app

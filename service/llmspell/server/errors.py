@@ -6,7 +6,7 @@ from typing import Any
 
 from ..core.errors import LLMSpellError
 
-__all__ = ["HTTP_STATUS", "http_status", "problem"]
+__all__ = ["HTTP_STATUS", "error_problem", "http_status", "problem"]
 
 HTTP_STATUS: dict[str, int] = {
     "VALIDATION": 400,
@@ -60,3 +60,10 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]
     }
     body.update(extra)
     return body
+
+
+def error_problem(error: LLMSpellError) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and problem body of ``error``."""
+    status = http_status(error)
+    details = {k: v for k, v in error.details.items() if k != "status"}
+    return status, problem(status, error.code, error.message, **({"details": details} if details else {}))
