@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Cancelled, Timeout
+from .ids import new_id
 
 __all__ = ["CancelToken", "ExecutionContext", "Limits", "SandboxPolicy", "current_context"]
 
@@ -95,7 +95,7 @@ class SandboxPolicy:
 class ExecutionContext:
     """Everything a component needs to know about the run it is part of."""
 
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    run_id: str = field(default_factory=new_id)
     correlation_id: str = ""
     limits: Limits = field(default_factory=Limits)
     policy: SandboxPolicy = field(default_factory=SandboxPolicy)

@@ -597,13 +597,12 @@ class Daemon(ControlPlane):
 
 def _unstored_run(spec: Any, worker_id: str) -> RunRecord:
     """The record of a run executing before it is stored (see ``RunRepository.insert_finished``)."""
-    import uuid
-
+    from ..core.ids import new_id
     from ..storage.records import RunRecord
 
     now = datetime.now(UTC)
     return RunRecord(
-        id=uuid.uuid4().hex,
+        id=new_id(),
         status="running",
         script_name=spec.script_name,
         script_version=spec.script_version,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -20,6 +19,7 @@ from sqlalchemy.sql.selectable import Select
 from sqlalchemy.util import greenlet_spawn
 
 from ...core.errors import StorageError
+from ...core.ids import new_id
 from .._url import mask_url
 from ._dialect import Dialect
 from ._errors import connection_lost, map_db_errors
@@ -38,11 +38,6 @@ _HOLD_S = 5.0
 def utcnow() -> datetime:
     """The current time, aware UTC."""
     return datetime.now(UTC)
-
-
-def new_id() -> str:
-    """A fresh row id (uuid4 hex)."""
-    return uuid.uuid4().hex
 
 
 class Database:

@@ -6,13 +6,12 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
-import time
 import uuid
 from typing import Any
 
 from ...core.context import ExecutionContext
 from ...core.errors import ToolError, ValidationError
+from ...core.ids import uuid7
 from ..base import BaseTool, ToolOutput
 from ..sandbox import check_size, resolve_path
 
@@ -26,18 +25,6 @@ _NAMESPACES = {
     "oid": uuid.NAMESPACE_OID,
     "x500": uuid.NAMESPACE_X500,
 }
-
-
-def uuid7() -> uuid.UUID:
-    """A time-ordered UUID version 7 (RFC 9562): 48-bit Unix milliseconds, then random bits."""
-    millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (millis & (2**48 - 1)) << 80
-    value |= 0x7 << 76  # version
-    value |= ((rand >> 62) & 0xFFF) << 64  # rand_a
-    value |= 0b10 << 62  # RFC 4122 variant
-    value |= rand & (2**62 - 1)
-    return uuid.UUID(int=value)
 
 
 def decode_input(text: str, encoding: str) -> bytes:
