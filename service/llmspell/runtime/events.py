@@ -36,6 +36,7 @@ class RunEventWriter:
         *,
         first_seq: int = 0,
         flush_while_running: bool = True,
+        publish: bool = True,
     ) -> None:
         self.run_id = run_id
         self._store = store
@@ -50,6 +51,8 @@ class RunEventWriter:
         self._owner = threading.get_ident()
         # Off for runs not stored yet (their events are stored with the run at its end).
         self._flush_while_running = flush_while_running
+        # Off for runs nobody can follow (not stored until they end, so no reader knows them).
+        self._publish = publish
 
     # Thread-safe producers -------------------------------------------------------------
 
@@ -59,6 +62,7 @@ class RunEventWriter:
         ``live=False`` persists it without publishing; :meth:`publish` sends it later (the
         ``end`` event goes out only after the run's outcome is stored).
         """
+        live = live and self._publish
         with self._lock:
             self._seq += 1
             event = RunEvent(run_id=self.run_id, id=self._seq, event=kind, data=data)
@@ -71,6 +75,8 @@ class RunEventWriter:
 
     def publish(self, event: RunEvent) -> None:
         """Send an event emitted with ``live=False`` to the hub."""
+        if not self._publish:
+            return
         with self._lock:
             self._live.append(event)
         self._wake()

@@ -105,7 +105,7 @@ class RunExecutor:
         """
         first_seq = 0 if run.attempts <= 1 else await self._store.events.last_seq(run.id)
         writer = RunEventWriter(
-            run.id, self._store, self._hub, first_seq=first_seq, flush_while_running=stored
+            run.id, self._store, self._hub, first_seq=first_seq, flush_while_running=stored, publish=stored
         )
         ctx = self.context_for(run)
         self.active[run.id] = ctx
