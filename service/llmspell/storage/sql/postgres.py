@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ._dialect import Dialect
+from ._json import dumps_json
 
 __all__ = ["PostgresDialect"]
 
@@ -28,7 +29,9 @@ class PostgresDialect(Dialect):
         # No pool_pre_ping: it costs a round trip per checkout. A connection the server
         # dropped fails once, SQLAlchemy then invalidates the pool, and Database.run retries
         # reads once (pool_recycle keeps connections younger than typical idle timeouts).
-        return create_async_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+        return create_async_engine(
+            url, pool_size=5, max_overflow=10, pool_recycle=1800, json_serializer=dumps_json
+        )
 
     def insert(self, table: Table) -> Any:
         return pg_insert(table)

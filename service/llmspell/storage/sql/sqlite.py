@@ -19,6 +19,7 @@ from sqlalchemy.pool import SingletonThreadPool
 
 from ...core.errors import ConfigError
 from ._dialect import Dialect
+from ._json import dumps_json
 
 __all__ = ["IMMEDIATE_OPTION", "SQLiteDialect"]
 
@@ -95,7 +96,7 @@ class SQLiteDialect(Dialect):
 
     def create_engine(self, url: str) -> AsyncEngine:
         path = _database_path(url)
-        engine = create_async_engine(make_url(url).set(database=str(path)))
+        engine = create_async_engine(make_url(url).set(database=str(path)), json_serializer=dumps_json)
         _listen(engine.sync_engine)
         return engine
 
@@ -108,6 +109,7 @@ class SQLiteDialect(Dialect):
             created = create_engine(
                 sync_url,
                 poolclass=SingletonThreadPool,
+                json_serializer=dumps_json,
                 connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
             )
             _listen(created, busy_timeout_ms)
