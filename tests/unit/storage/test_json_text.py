@@ -18,7 +18,7 @@ VALUES: list[Any] = [
     float("nan"),
     float("inf"),
     "",
-    "é\u2028\n\"",
+    'é\u2028\n"',
     [],
     {},
     (1, "two"),
