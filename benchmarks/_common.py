@@ -155,7 +155,7 @@ def wrk_post(url: str, body: str, *, clients: int, seconds: float) -> tuple[floa
     return rps, ms("50"), ms("99")
 
 
-async def pipelined_posts(url: str, body: Any, n: int, *, connections: int = 8) -> list[Any]:
+async def pipelined_posts(url: str, body: Any, n: int, *, connections: int = 64) -> list[Any]:
     """POST ``body`` (JSON) ``n`` times over ``connections`` keep-alive connections, each
     sending its share back to back (HTTP/1.1 pipelining), and return the decoded replies.
 

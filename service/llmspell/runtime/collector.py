@@ -6,15 +6,19 @@ import gc
 
 __all__ = ["tune_collector"]
 
-# Full collections walk every live object. With 1,000 runs waiting on an LLM call (about
-# 400 live objects each) the default rule (a full pass after 10 middle-generation passes
-# once the old generation grew by a quarter) ran 5-6 full passes of ~200 ms per burst.
 # A finished run frees its objects by reference counting (engine.py breaks the only
-# cycle), so deferring full passes does not let garbage pile up.
+# cycle), so the collector mostly rescans objects that are alive: with 1,000 runs waiting
+# on an LLM call (about 400 live objects each) every young pass walks what the runs hold.
+# * Young passes after 50,000 new objects instead of 700: 70 times fewer rescans of the
+#   same live objects (a pass of the young generation costs ~0.4 µs per object in it).
+# * Full passes after 100 middle passes instead of 10: the default rule ran 5-6 full
+#   passes of ~200 ms per burst of 1,000 runs.
+# Cyclic garbage waits longer for its pass, but no more than 50,000 objects of it.
+_YOUNG = 50_000
 _FULL_AFTER = 100
 
 
 def tune_collector() -> None:
-    """Defer full collections (the daemon calls this at start-up)."""
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, _FULL_AFTER)
+    """Fewer young passes and deferred full ones (the daemon calls this at start-up)."""
+    _, middle, _ = gc.get_threshold()
+    gc.set_threshold(_YOUNG, middle, _FULL_AFTER)
