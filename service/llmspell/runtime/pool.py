@@ -8,11 +8,12 @@ its own thread busy but never the API loop. Measurements: docs/architecture.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..core.errors import LLMSpellError
 
@@ -43,6 +44,48 @@ class _RuntimeThread:
         if self.loop.is_running():
             self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
+
+
+class _Call(Generic[T]):
+    """One coroutine handed to a runtime thread: one wake-up each way, nothing more
+    (``run_coroutine_threadsafe`` adds a concurrent future, its lock and two chained
+    callbacks per call)."""
+
+    __slots__ = ("_factory", "_task", "done", "owner")
+
+    def __init__(self, factory: Callable[[], Awaitable[T]], owner: asyncio.AbstractEventLoop) -> None:
+        self._factory = factory
+        self._task: asyncio.Task[T] | None = None
+        self.owner = owner
+        self.done: asyncio.Future[T] = owner.create_future()
+
+    def start(self) -> None:  # on the runtime thread
+        if self.done.cancelled():
+            return
+        self._task = asyncio.ensure_future(self._run())
+        self._task.add_done_callback(self._finished)
+
+    async def _run(self) -> T:
+        return await self._factory()  # a factory that raises fails the task, not the loop
+
+    def cancel(self) -> None:  # on the runtime thread
+        if self._task is not None:
+            self._task.cancel()
+
+    def _finished(self, task: asyncio.Task[T]) -> None:  # on the runtime thread
+        with contextlib.suppress(RuntimeError):  # the owner loop is closed: nobody waits
+            self.owner.call_soon_threadsafe(self._settle, task)
+
+    def _settle(self, task: asyncio.Task[T]) -> None:  # on the owner's loop
+        done = self.done
+        if done.done():
+            return
+        if task.cancelled():
+            done.cancel()
+        elif (error := task.exception()) is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(task.result())
 
 
 class RuntimePool:
@@ -91,13 +134,13 @@ class RuntimePool:
             self.start()
         runtime = self._pick()
         runtime.active += 1
-
-        async def call() -> T:
-            return await factory()
-
-        future = asyncio.run_coroutine_threadsafe(call(), runtime.loop)
+        call = _Call(factory, asyncio.get_running_loop())
         try:
-            return await asyncio.wrap_future(future)
+            runtime.loop.call_soon_threadsafe(call.start)
+            return await call.done
+        except asyncio.CancelledError:
+            runtime.loop.call_soon_threadsafe(call.cancel)
+            raise
         finally:
             runtime.active -= 1
 
