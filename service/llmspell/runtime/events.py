@@ -53,6 +53,8 @@ class RunEventWriter:
         self._flush_while_running = flush_while_running
         # Off for runs nobody can follow (not stored until they end, so no reader knows them).
         self._publish = publish
+        # A wake-up of the owner loop is on its way: later events ride along with it.
+        self._waking = False
 
     # Thread-safe producers -------------------------------------------------------------
 
@@ -62,14 +64,15 @@ class RunEventWriter:
         ``live=False`` persists it without publishing; :meth:`publish` sends it later (the
         ``end`` event goes out only after the run's outcome is stored).
         """
-        live = live and self._publish
+        wake = False
         with self._lock:
             self._seq += 1
             event = RunEvent(run_id=self.run_id, id=self._seq, event=kind, data=data)
             self._pending.append(event)
-            if live:
+            if live and self._publish:
                 self._live.append(event)
-        if live:
+                wake, self._waking = not self._waking, True
+        if wake:
             self._wake()
         return event
 
@@ -79,7 +82,9 @@ class RunEventWriter:
             return
         with self._lock:
             self._live.append(event)
-        self._wake()
+            wake, self._waking = not self._waking, True
+        if wake:
+            self._wake()
 
     def _wake(self) -> None:
         if threading.get_ident() == self._owner:
@@ -94,6 +99,8 @@ class RunEventWriter:
     # Owner-loop side -------------------------------------------------------------------
 
     def _schedule_publish(self) -> None:
+        with self._lock:
+            self._waking = False  # events emitted from now on wake the loop again
         if self._publishing is None or self._publishing.done():
             self._publishing = self._loop.create_task(self._publish_live(), name=f"run-events-{self.run_id}")
 
