@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Float
@@ -14,7 +15,7 @@ from sqlalchemy.types import TypeEngine
 from ...core.errors import ValidationError
 from ._tables import UTCDateTime
 
-__all__ = ["Prepared"]
+__all__ = ["Prepared", "sqlite_utc_text"]
 
 _Processor = Callable[[Any], Any] | None
 _NOTHING = object()
@@ -49,6 +50,8 @@ class Prepared:
             bind = binds[name]
             type_ = bind.type
             processor: _Processor = type_.dialect_impl(dialect).bind_processor(dialect)
+            if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
+                processor = sqlite_utc_text  # the same text, one C call instead of two layers
             if processor is not None and isinstance(type_, DateTime | UTCDateTime):
                 # Rows of a batch share their timestamps (one "now" per batch).
                 processor = _last_value_memo(processor)
@@ -79,6 +82,16 @@ class Prepared:
             }
             for row in raw
         ]
+
+
+def sqlite_utc_text(value: datetime | None) -> str | None:
+    """What :class:`UTCDateTime` and SQLAlchemy's SQLite ``DATETIME`` bind together make of
+    ``value``: naive UTC as ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _result_processor(type_: TypeEngine[Any], dialect: SADialect) -> _Processor:

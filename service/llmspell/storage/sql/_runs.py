@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import operator
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,8 @@ _RUNNING = runs.c.status == "running"
 
 # Built once, run through Database.fetch / execute_many (compiled once per database).
 _INSERT = insert(runs).values({c.name: bindparam(c.name, type_=c.type) for c in runs.c})
+_RUN_COLUMNS = tuple(c.name for c in runs.c)
+_record_values = operator.attrgetter(*_RUN_COLUMNS)
 _GET = select(runs).where(runs.c.id == bindparam("id"))
 _FINISH = (
     update(runs)
@@ -299,7 +302,7 @@ class SQLRunRepository(RunRepository):
                 )
             rows.append(
                 {
-                    **{column.name: getattr(run, column.name) for column in runs.c},
+                    **dict(zip(_RUN_COLUMNS, _record_values(run), strict=True)),
                     "status": finish.status,
                     "result": finish.result,
                     "stdout": finish.stdout,
