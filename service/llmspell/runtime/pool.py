@@ -21,6 +21,9 @@ __all__ = ["RuntimePool"]
 
 T = TypeVar("T")
 
+#: How often a runtime thread drops the idle script runtimes it kept past a burst.
+_TRIM_EVERY_S = 10.0
+
 
 class _RuntimeThread:
     def __init__(self, index: int) -> None:
@@ -32,9 +35,16 @@ class _RuntimeThread:
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
         self.loop.call_soon(self._ready.set)
+        self.loop.call_soon(self._trim_idle_runtimes)
         self.loop.run_forever()
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
+
+    def _trim_idle_runtimes(self) -> None:
+        from ..scripting.lua.engine import trim_idle_runtimes
+
+        trim_idle_runtimes()
+        self.loop.call_later(_TRIM_EVERY_S, self._trim_idle_runtimes)
 
     def start(self) -> None:
         self.thread.start()

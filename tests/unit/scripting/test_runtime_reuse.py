@@ -89,3 +89,27 @@ async def test_runtimes_are_kept_per_memory_limit(run_lua: Runner, shells_create
         outcome = await run_lua("return 1", memory_mb=memory_mb)
         assert outcome.result == 1
     assert len(shells_created) == 2
+
+
+async def test_runtimes_kept_past_a_burst_are_dropped_after_a_while(
+    run_lua: Runner, shells_created: list[int]
+) -> None:
+    import asyncio
+    import time
+
+    # Each script waits on an event that never comes, so the 40 runs hold 40 runtimes at once.
+    waits = 'local id = Event.subscribe("nothing.*") local e = Event.receive(id, 50) return e == nil'
+    burst = await asyncio.gather(*(run_lua(waits) for _ in range(40)))
+    assert all(outcome.error is None and outcome.result is True for outcome in burst)
+    assert len(shells_created) == 40
+    (idle,) = engine._Shell._idle.shells.values()
+    kept = len(idle)
+    assert kept > engine._IDLE_SHELLS  # more than the usual idle runtimes stay for the next burst
+    again = await asyncio.gather(*(run_lua("return 2") for _ in range(kept)))
+    assert all(outcome.error is None for outcome in again)
+    created = len(shells_created)
+    engine.trim_idle_runtimes(time.monotonic())
+    assert len(idle) == kept  # not old yet
+    engine.trim_idle_runtimes(time.monotonic() + engine._IDLE_BURST_S + 1)
+    assert len(idle) == engine._IDLE_SHELLS
+    assert len(shells_created) == created
