@@ -41,9 +41,9 @@ class _RuntimeThread:
         self.loop.close()
 
     def _trim_idle_runtimes(self) -> None:
-        from ..scripting.lua.engine import trim_idle_runtimes
+        from ..scripting.factory import release_idle_runtimes
 
-        trim_idle_runtimes()
+        release_idle_runtimes()
         self.loop.call_later(_TRIM_EVERY_S, self._trim_idle_runtimes)
 
     def start(self) -> None:

@@ -69,3 +69,7 @@ class ScriptEngineBridge(ABC):
             Timeout, LimitExceeded, Cancelled, SandboxViolation: the run was stopped.
             Any other ``LLMSpellError`` the script let escape (e.g. ``TOOL_ERROR``).
         """
+
+    def release_idle(self) -> None:  # noqa: B027 - optional: engines keeping no runtimes need nothing
+        """Drop the runtimes this thread keeps idle past their keep time (runtime threads
+        call it periodically)."""

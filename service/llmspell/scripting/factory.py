@@ -9,11 +9,12 @@ from typing import Any
 from ..core.errors import ConfigError
 from .abc import ScriptEngineBridge
 
-__all__ = ["available_engines", "create_engine", "engine_for_path"]
+__all__ = ["available_engines", "create_engine", "engine_for_path", "release_idle_runtimes"]
 
 ENTRY_POINT_GROUP = "llmspell.engines"
 _BUILTIN: dict[str, str] = {"lua": "llmspell.scripting.lua.engine:LuaEngine"}
 _EXTENSIONS: dict[str, str] = {".lua": "lua"}
+_created: list[ScriptEngineBridge] = []
 
 
 def _load(target: str) -> Any:
@@ -53,7 +54,14 @@ def create_engine(name: str = "lua") -> ScriptEngineBridge:
     engine = engine_class()
     if not isinstance(engine, ScriptEngineBridge):
         raise ConfigError(f"engine {name!r} does not implement ScriptEngineBridge")
+    _created.append(engine)
     return engine
+
+
+def release_idle_runtimes() -> None:
+    """Let every engine created so far drop this thread's expired idle runtimes."""
+    for engine in _created:
+        engine.release_idle()
 
 
 def engine_for_path(path: str, default: str = "lua") -> str:

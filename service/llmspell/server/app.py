@@ -15,7 +15,7 @@ from ..core.errors import LLMSpellError
 from ..runtime.abc import ControlPlane
 from .auth import Authenticator
 from .errors import error_problem, problem
-from .hot import HotRoutes
+from .hot import HotRoutes, send_problem
 from .routes import agents, events, hooks, runs, schedules, scripts, sessions, state, tools, workflows
 
 __all__ = ["create_app"]
@@ -36,7 +36,7 @@ class _BodyLimit:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _send_problem(
+                await send_problem(
                     send, 413, "LIMIT_EXCEEDED", f"request body exceeds {self.max_bytes} bytes"
                 )
                 return
@@ -56,7 +56,7 @@ class _BodyLimit:
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await _send_problem(send, 413, "LIMIT_EXCEEDED", f"request body exceeds {self.max_bytes} bytes")
+            await send_problem(send, 413, "LIMIT_EXCEEDED", f"request body exceeds {self.max_bytes} bytes")
 
 
 def _streams_artifact(scope: Scope) -> bool:
@@ -97,20 +97,6 @@ class _Measure:
             metrics.HTTP_REQUEST_DURATION.labels(scope["method"], route, str(status)).observe(
                 time.perf_counter() - started
             )
-
-
-async def _send_problem(send: Send, status: int, code: str, detail: str) -> None:
-    import json
-
-    body = json.dumps(problem(status, code, detail)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", _PROBLEM.encode()), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class _App(FastAPI):

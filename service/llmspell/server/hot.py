@@ -29,7 +29,7 @@ from .auth import Authenticator, extract_key
 from .errors import error_problem, problem
 from .routes.runs import RunBody, run_request
 
-__all__ = ["HotRoute", "HotRoutes"]
+__all__ = ["HotRoute", "HotRoutes", "send_problem"]
 
 log = logging.getLogger("llmspell.server")
 
@@ -128,8 +128,7 @@ class HotRoutes:
             return 500, _dumps(problem(500, "INTERNAL", "internal error")), _PROBLEM
 
     async def _too_large(self, send: Send) -> int:
-        detail = f"request body exceeds {self.max_body_bytes} bytes"
-        await _send(send, 413, _dumps(problem(413, "LIMIT_EXCEEDED", detail)), _PROBLEM)
+        await send_problem(send, 413, "LIMIT_EXCEEDED", f"request body exceeds {self.max_body_bytes} bytes")
         return 413
 
 
@@ -188,6 +187,11 @@ def _dumps(content: Any) -> bytes:
             jsonable_encoder(content), ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
         )
     return text.encode("utf-8")
+
+
+async def send_problem(send: Send, status: int, code: str, detail: str) -> None:
+    """Answer with a problem+json body (for ASGI layers below FastAPI's error handlers)."""
+    await _send(send, status, _dumps(problem(status, code, detail)), _PROBLEM)
 
 
 async def _send(send: Send, status: int, body: bytes, media_type: bytes) -> None:

@@ -666,6 +666,9 @@ class LuaEngine(ScriptEngineBridge):
     def capabilities(self) -> EngineCapabilities:
         return EngineCapabilities(language="lua", version="Lua 5.4", file_extensions=(".lua",))
 
+    def release_idle(self) -> None:
+        trim_idle_runtimes()
+
     def check_syntax(self, source: str, chunk_name: str = "script") -> None:
         runtime = _new_runtime(64 * _MB)
         loader = runtime.eval("function(s, n) local f, e = load(s, n, 't', {}) return f, e end")
