@@ -65,6 +65,12 @@ def run_view(run: RunRecord) -> dict[str, Any]:
     }
 
 
+def accepted_view(run: RunRecord) -> dict[str, Any]:
+    """The ``202`` reply to a background run: the run as accepted, ``queued`` (a run created
+    already claimed by the accepting replica is reported so too; it starts a moment later)."""
+    return {**run_view(run), "status": "queued", "started_at": None, "attempts": 0}
+
+
 def wait_view(run: RunRecord) -> dict[str, Any]:
     """The shape of ``POST /v1/runs/wait``."""
     return {
@@ -303,8 +309,20 @@ class Daemon(ControlPlane):
         )
 
     async def create_run(self, request: RunRequest) -> dict[str, Any]:
-        run = await self._queued_creates.submit(await self._spec(request))
-        self.worker.wake()
+        spec = await self._spec(request)
+        worker = self.worker
+        if spec.idempotency_key is None and worker.reserve():
+            # This replica has room: the run is created already claimed by it and starts at
+            # once (no claim transaction). An idempotent run is queued: its key may name a
+            # run that exists already.
+            run = None
+            try:
+                run = await self._claimed_creates.submit(spec)
+            finally:
+                worker.start_reserved(run)
+            return accepted_view(run)
+        run = await self._queued_creates.submit(spec)
+        worker.wake()
         return run_view(run)
 
     async def _await_end(self, run_id: str) -> None:

@@ -56,6 +56,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: dict[str, asyncio.Task[RunOutcome]] = {}
+        self._reserved = 0  # slots held for runs being created claimed by this worker
         self._stopping = False
         self._on_recovered = on_recovered
 
@@ -96,6 +97,21 @@ class Worker:
         self._track(run.id, task)
         return await asyncio.shield(task)
 
+    def reserve(self) -> bool:
+        """Hold a slot for a run about to be created claimed by this worker; False when the
+        worker is full or stopping (the run is then queued for any worker)."""
+        if not self.executes_runs or len(self._running) + self._reserved >= self._max_concurrent:
+            return False
+        self._reserved += 1
+        return True
+
+    def start_reserved(self, run: RunRecord | None) -> None:
+        """Execute ``run``, created claimed in a slot :meth:`reserve` held (None gives the
+        slot back)."""
+        self._reserved -= 1
+        if run is not None:
+            self._track(run.id, asyncio.create_task(self._executor.execute(run), name=f"run-{run.id}"))
+
     def cancel_local(self, run_id: str, reason: str) -> bool:
         """Cancel a run executing here; False when it is not here."""
         ctx = self._executor.active.get(run_id)
@@ -106,7 +122,7 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         while not self._stopping:
-            capacity = self._max_concurrent - len(self._running)
+            capacity = self._max_concurrent - len(self._running) - self._reserved
             claimed = []
             if capacity > 0:
                 try:

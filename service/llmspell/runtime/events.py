@@ -17,12 +17,14 @@ __all__ = ["RunEventWriter"]
 
 log = logging.getLogger("llmspell.runtime")
 
-_FLUSH_INTERVAL_S = 0.5
+# A run shorter than this stores its events once, with its outcome; a longer one persists
+# them at this period while it runs (live readers follow the hub, not the database).
+_FLUSH_INTERVAL_S = 1.0
 
 
 class RunEventWriter:
     """Numbers a run's events, publishes them to the hub at once and persists them in
-    batches (every half second while the run lasts, and at its end).
+    batches (every second while the run lasts, and at its end).
 
     ``emit``/``write`` may be called from any thread (scripts run on runtime threads); the
     work is handed to the owner's event loop.
