@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 SERVE_ARGS ?=
 PROTO_OUT := service/llmspell/server/grpc/gen
 
-.PHONY: help venv run serve services lint test bench proto clean
+.PHONY: help venv bytecode run serve services lint test bench proto clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
@@ -23,10 +23,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
 	@touch $(STAMP)
 
+# An editable install has no bytecode until first import writes it, which never happens
+# under PYTHONDONTWRITEBYTECODE: compile it as pip does for an installed package.
+bytecode: venv ## Compile service/ to bytecode (start-up then reads no source)
+	@$(BIN)/python -m compileall -q service >/dev/null
+
 run: venv ## Run examples/hello.lua
 	$(BIN)/llmspell run examples/hello.lua
 
-serve: venv ## Upgrade the database, then run the daemon (extra flags: SERVE_ARGS="--port 9000")
+serve: venv bytecode ## Upgrade the database, then run the daemon (extra flags: SERVE_ARGS="--port 9000")
 	$(BIN)/llmspell db upgrade
 	exec $(BIN)/llmspell serve $(SERVE_ARGS)
 
@@ -38,10 +43,10 @@ lint: venv ## ruff check, ruff format --check, mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy service/llmspell
 
-test: venv services lint ## Lint, then the whole test suite
+test: venv bytecode services lint ## Lint, then the whole test suite
 	$(BIN)/pytest -p no:cacheprovider -q -rfE --durations=15 $(PYTEST_ARGS) tests
 
-bench: venv ## Run every benchmarks/bench_*.py in turn
+bench: venv bytecode ## Run every benchmarks/bench_*.py in turn
 	@shopt -s nullglob; scripts=(benchmarks/bench_*.py); \
 	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks/bench_*.py"; exit 0; fi; \
 	for script in "$${scripts[@]}"; do echo "== $$script"; $(BIN)/python "$$script" || exit 1; done
