@@ -15,8 +15,9 @@ import typer
 
 from ..core.errors import LLMSpellError, ValidationError
 from ._common import fail
+from ._options import Output
 from .client import DaemonClient
-from .daemon_cmds import KeyOpt, OutputOpt, ServerOpt, _call, _emit
+from .daemon_cmds import KeyOpt, ServerOpt, _call, _emit
 
 __all__ = ["register"]
 
@@ -26,7 +27,7 @@ _COLUMNS = ["name", "type", "model", "tools", "version", "updated_at"]
 
 
 @agent_app.command("list")
-def agent_list(server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt) -> None:
+def agent_list(server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """Stored agents."""
     items = _call(server, api_key, "GET", "/v1/agents", params={"limit": 1000})["items"]
     _emit(items, output, _COLUMNS, "agents")
@@ -49,7 +50,7 @@ def agent_create(
     file: Path = typer.Option(None, "--file", help="A JSON definition (the POST /v1/agents body)."),
     server: str = ServerOpt,
     api_key: str = KeyOpt,
-    output: str = OutputOpt,
+    output: Output = "text",
 ) -> None:
     """Store an agent on the daemon (a new version when the name exists)."""
     body = _definition(name, model, system, tool, base_url, model_key, file)
@@ -76,7 +77,7 @@ def agent_run(
     model_key: str = typer.Option(None, "--model-api-key", help="Provider API key (local run)."),
     server: str = ServerOpt,
     api_key: str = KeyOpt,
-    output: str = OutputOpt,
+    output: Output = "text",
 ) -> None:
     """Ask an agent; prints its answer (``--output json``: the whole output)."""
     try:

@@ -11,6 +11,7 @@ import typer
 
 from ..core.errors import LLMSpellError
 from ._common import fail
+from ._options import JsonAlias, Output, output_format
 from .db_cmd import DatabaseUrlOption, run_storage
 from .state_cmd import with_persistence
 
@@ -50,7 +51,8 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--incremental", help="only what changed since the newest backup")
         ] = False,
         directory: DirOption = None,
-        as_json: Annotated[bool, typer.Option("--json", help="print the manifest as JSON")] = False,
+        output: Output = "text",
+        as_json: JsonAlias = False,
         database_url: DatabaseUrlOption = None,
     ) -> None:
         """Write one compressed, checksummed backup file."""
@@ -63,7 +65,7 @@ def register(app: typer.Typer) -> None:
                 url, lambda p: create_backup(p.store, p.artifacts.blobs, target, incremental=incremental)
             ),
         )
-        if as_json:
+        if output_format(output, as_json) == "json":
             typer.echo(json.dumps({**manifest.to_dict(), "path": manifest.path}, indent=2))
             return
         counts = ", ".join(f"{n} {table}" for table, n in manifest.counts.items())
@@ -72,13 +74,14 @@ def register(app: typer.Typer) -> None:
     @backup.command("list")
     def list_all(
         directory: DirOption = None,
-        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        output: Output = "text",
+        as_json: JsonAlias = False,
     ) -> None:
         """List backups, oldest first."""
         from ..state.backup import list_backups
 
         manifests = list_backups(_directory(directory))
-        if as_json:
+        if output_format(output, as_json) == "json":
             typer.echo(json.dumps([{**m.to_dict(), "path": m.path} for m in manifests], indent=2))
             return
         for m in manifests:

@@ -13,12 +13,13 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
 from ..core.errors import ConfigError
+from ._options import Output
 from .version_cmd import user_errors
 
 if TYPE_CHECKING:
@@ -280,10 +281,6 @@ def validate_file(path: Path) -> Settings:
             raise ConfigError(f"{path}: {exc.message}") from exc
 
 
-OutputFormat = Literal["text", "json"]
-_OUTPUT = typer.Option("--output", "-o", help="Output format.")
-
-
 def register(app: typer.Typer) -> None:
     """Add the ``config`` command group to ``app``."""
     group = typer.Typer(
@@ -292,7 +289,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group)
 
     @group.command("show")
-    def show(output: Annotated[OutputFormat, _OUTPUT] = "text") -> None:
+    def show(output: Output = "text") -> None:
         """Print the effective configuration (file, environment, defaults), secrets masked."""
         from ..core.config import config_file_path, load_settings
 

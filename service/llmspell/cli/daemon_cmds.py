@@ -11,6 +11,7 @@ import typer
 
 from ..core.errors import LLMSpellError
 from ._common import fail
+from ._options import Output, OutputFormat
 from .client import DaemonClient
 
 __all__ = ["register"]
@@ -19,7 +20,6 @@ ServerOpt = typer.Option(
     None, "--server", help="Daemon URL (env LLMSPELL_SERVER_URL; default http://127.0.0.1:8080)."
 )
 KeyOpt = typer.Option(None, "--api-key", help="API key (env LLMSPELL_SERVER_KEY).")
-OutputOpt = typer.Option("text", "--output", help="text or json.")
 
 runs_app = typer.Typer(help="Runs on a daemon: list, get, cancel, logs.", no_args_is_help=True)
 scripts_app = typer.Typer(help="Stored scripts on a daemon: push, list, get, delete.", no_args_is_help=True)
@@ -28,7 +28,7 @@ schedules_app = typer.Typer(
 )
 
 
-def _emit(data: Any, output: str, columns: list[str] | None = None, title: str = "") -> None:
+def _emit(data: Any, output: OutputFormat, columns: list[str] | None = None, title: str = "") -> None:
     if output == "json":
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return
@@ -78,7 +78,7 @@ def runs_list(
     limit: int = typer.Option(20, help="How many (newest first)."),
     server: str = ServerOpt,
     api_key: str = KeyOpt,
-    output: str = OutputOpt,
+    output: Output = "text",
 ) -> None:
     """List runs, newest first."""
     params = {
@@ -92,7 +92,7 @@ def runs_list(
 
 
 @runs_app.command("get")
-def runs_get(run_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt) -> None:
+def runs_get(run_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """Show one run."""
     run = _call(server, api_key, "GET", f"/v1/runs/{run_id}")
     _emit(
@@ -103,7 +103,7 @@ def runs_get(run_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output
 
 
 @runs_app.command("cancel")
-def runs_cancel(run_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt) -> None:
+def runs_cancel(run_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """Cancel a run (queued: never starts; running: stopped within a second)."""
     run = _call(server, api_key, "POST", f"/v1/runs/{run_id}/cancel")
     _emit(run, output, ["id", "status", "cancel_requested"] if output == "text" else None)
@@ -116,7 +116,7 @@ def runs_logs(
     after: int = typer.Option(0, help="Start after this event id."),
     server: str = ServerOpt,
     api_key: str = KeyOpt,
-    output: str = OutputOpt,
+    output: Output = "text",
 ) -> None:
     """Print a run's output and events (``-f`` follows live)."""
     try:
@@ -161,7 +161,7 @@ def scripts_push(
     engine: str = typer.Option("lua", help="Script engine."),
     server: str = ServerOpt,
     api_key: str = KeyOpt,
-    output: str = OutputOpt,
+    output: Output = "text",
 ) -> None:
     """Store a new version of a script (syntax-checked by the daemon)."""
     body = {
@@ -175,7 +175,7 @@ def scripts_push(
 
 
 @scripts_app.command("list")
-def scripts_list(server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt) -> None:
+def scripts_list(server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """List stored scripts (latest versions)."""
     page = _call(server, api_key, "GET", "/v1/scripts", params={"limit": 1000})
     _emit(page["items"], output, ["name", "version", "engine", "description", "created_at"], "scripts")
@@ -229,7 +229,7 @@ def schedules_create(
     args: str = typer.Option(None, "--args", help="Script args as JSON (list or object)."),
     server: str = ServerOpt,
     api_key: str = KeyOpt,
-    output: str = OutputOpt,
+    output: Output = "text",
 ) -> None:
     """Create a schedule of a stored script."""
     body: dict[str, Any] = {
@@ -251,7 +251,7 @@ def schedules_create(
 
 
 @schedules_app.command("list")
-def schedules_list(server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt) -> None:
+def schedules_list(server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """List schedules."""
     page = _call(server, api_key, "GET", "/v1/schedules")
     _emit(page["items"], output, _SCHEDULE_COLUMNS, "schedules")
@@ -259,7 +259,7 @@ def schedules_list(server: str = ServerOpt, api_key: str = KeyOpt, output: str =
 
 def _schedule_action(action: str, help_text: str) -> None:
     def command(
-        schedule_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt
+        schedule_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text"
     ) -> None:
         result = _call(server, api_key, "POST", f"/v1/schedules/{schedule_id}/{action}")
         _emit(

@@ -12,6 +12,7 @@ import typer
 
 from ..core.errors import LLMSpellError, ValidationError
 from ._common import fail
+from ._options import Output
 
 __all__ = ["register", "sse_events"]
 
@@ -21,7 +22,6 @@ ServerOpt = typer.Option(
     None, "--server", help="Daemon URL (env LLMSPELL_SERVER_URL; default http://127.0.0.1:8080)."
 )
 KeyOpt = typer.Option(None, "--api-key", help="API key (env LLMSPELL_SERVER_KEY).")
-OutputOpt = typer.Option("text", "--output", "-o", help="text or json.")
 
 
 def sse_events(server: str | None, api_key: str | None, pattern: str) -> Iterator[dict[str, Any]]:
@@ -56,7 +56,7 @@ def events_tail(
     count: int = typer.Option(0, "--count", "-n", help="Stop after this many events (0: follow forever)."),
     server: str = ServerOpt,
     api_key: str = KeyOpt,
-    output: str = OutputOpt,
+    output: Output = "text",
 ) -> None:
     """Follow bus events matching PATTERN (every replica's, with Redis)."""
     seen = 0
@@ -109,7 +109,7 @@ def runs_timeline(
     run_id: str,
     server: str = ServerOpt,
     api_key: str = KeyOpt,
-    output: str = OutputOpt,
+    output: Output = "text",
 ) -> None:
     """A run's timeline: status, tool, agent, workflow and hook events with their times."""
     from .client import DaemonClient

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ._options import JsonAlias, Output, output_format
 from .db_cmd import DatabaseUrlOption, run_storage
 from .state_cmd import with_persistence
 
@@ -22,7 +23,8 @@ def register(app: typer.Typer) -> None:
         sessions_days: Annotated[
             float | None, typer.Option(help="delete ended sessions older than this")
         ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        output: Output = "text",
+        as_json: JsonAlias = False,
         database_url: DatabaseUrlOption = None,
     ) -> None:
         """Prune old runs, events and ended sessions, expired state and unreferenced blobs
@@ -40,7 +42,7 @@ def register(app: typer.Typer) -> None:
         _, report = run_storage(
             database_url, lambda url: with_persistence(url, lambda p: collect_garbage(p, config))
         )
-        if as_json:
+        if output_format(output, as_json) == "json":
             typer.echo(json.dumps(report))
         else:
             typer.echo("removed " + ", ".join(f"{n} {what}" for what, n in report.items()))

@@ -11,6 +11,7 @@ import typer
 
 from ..core.errors import LLMSpellError, ValidationError
 from ._common import fail
+from ._options import Output
 
 __all__ = ["register"]
 
@@ -20,7 +21,6 @@ ServerOpt = typer.Option(
     None, "--server", help="Daemon URL (env LLMSPELL_SERVER_URL); without one, this process's hooks."
 )
 KeyOpt = typer.Option(None, "--api-key", help="API key with the admin scope (env LLMSPELL_SERVER_KEY).")
-OutputOpt = typer.Option("text", "--output", "-o", help="text or json.")
 
 
 def _request(server: str | None, api_key: str | None, method: str, path: str, **kwargs: Any) -> Any:
@@ -72,7 +72,7 @@ def _print(listing: dict[str, Any]) -> None:
 
 
 @hooks_app.command("list")
-def hooks_list(server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt) -> None:
+def hooks_list(server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """Points, built-ins, and registered hooks with their circuit-breaker state."""
     remote = server or os.environ.get("LLMSPELL_SERVER_URL")
     listing = _request(remote, api_key, "GET", "/v1/hooks") if remote else _local()
@@ -103,7 +103,7 @@ def hooks_add(
     option: list[str] = typer.Option([], "--option", help="key=value option (JSON value; repeatable)."),
     server: str = ServerOpt,
     api_key: str = KeyOpt,
-    output: str = OutputOpt,
+    output: Output = "text",
 ) -> None:
     """Register a built-in hook daemon-wide (admin)."""
     body: dict[str, Any] = {"name": name, "options": _parse_options(option)}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from ..core.errors import StorageError
+from ._options import JsonAlias, Output, output_format
 from .db_cmd import DatabaseUrlOption, run_storage
 
 if TYPE_CHECKING:
@@ -64,7 +65,8 @@ def register(app: typer.Typer) -> None:
                 "(repeatable; default: all but admin)",
             ),
         ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        output: Output = "text",
+        as_json: JsonAlias = False,
         database_url: DatabaseUrlOption = None,
     ) -> None:
         """Create a key and print it once (only its hash is stored)."""
@@ -74,7 +76,7 @@ def register(app: typer.Typer) -> None:
             database_url,
             lambda url: _with_keys(url, lambda repo: repo.create(name, list(scope or DEFAULT_KEY_SCOPES))),
         )
-        if as_json:
+        if output_format(output, as_json) == "json":
             typer.echo(json.dumps({**_key_json(record), "key": raw_key}))
             return
         typer.echo(f"Created API key {record.name!r} (id {record.id}, scopes {', '.join(record.scopes)}).")
@@ -83,12 +85,13 @@ def register(app: typer.Typer) -> None:
 
     @keys.command("list")
     def list_keys(
-        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        output: Output = "text",
+        as_json: JsonAlias = False,
         database_url: DatabaseUrlOption = None,
     ) -> None:
         """List every key (revoked ones too); secrets are never shown."""
         _, records = run_storage(database_url, lambda url: _with_keys(url, lambda repo: repo.list()))
-        if as_json:
+        if output_format(output, as_json) == "json":
             typer.echo(json.dumps([_key_json(record) for record in records]))
             return
         from rich.console import Console

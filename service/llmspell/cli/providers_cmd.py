@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import typer
 
 from ..core.errors import LLMSpellError
 from ._common import fail
+from ._options import Output
 
 __all__ = ["register", "render_table"]
 
@@ -49,9 +50,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("providers")
     def providers_command(
-        output: Annotated[
-            Literal["text", "json"], typer.Option("--output", "-o", help="Output format.")
-        ] = "text",
+        output: Output = "text",
     ) -> None:
         """List the LLM providers (configured and built-in) with endpoints and capabilities; no secrets."""
         from ..core.config import get_settings

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 
+from ..core.errors import ValidationError
+from ._common import fail
+from ._options import JsonAlias, Output, OutputFormat, output_format
 from .db_cmd import DatabaseUrlOption, run_storage
 from .state_cmd import with_persistence
 
@@ -37,7 +40,8 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option("--tag", help="sessions having this tag (repeatable)")
         ] = None,
         limit: Annotated[int, typer.Option(help="at most this many")] = 50,
-        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        output: Output = "text",
+        as_json: JsonAlias = False,
         database_url: DatabaseUrlOption = None,
     ) -> None:
         """List sessions, newest first."""
@@ -47,7 +51,7 @@ def register(app: typer.Typer) -> None:
                 url, lambda p: p.sessions.list(status=status, tags=tag or [], limit=limit)
             ),
         )
-        if as_json:
+        if output_format(output, as_json) == "json":
             _echo_json([_view(r) for r in records])
             return
         from rich.console import Console
@@ -104,7 +108,19 @@ def register(app: typer.Typer) -> None:
         ] = None,
         database_url: DatabaseUrlOption = None,
     ) -> None:
-        """Export a session, its state, artifacts (base64 up to 10 MB each) and replay records as JSON."""
+        """Export a session, its state, artifacts (base64 up to 10 MB each) and replay records as JSON.
+
+        Always JSON: this command takes no output format; -o/--output names the file to write.
+        """
+        # A script passing the format every other command takes would otherwise write a file "json".
+        if output is not None and str(output) in get_args(OutputFormat):
+            fail(
+                ValidationError(
+                    f"session export always prints JSON and --output names a file, not a format "
+                    f"(got {str(output)!r}); leave it out to print to stdout, or name a file such as "
+                    f"{session_id}.json"
+                )
+            )
         _, document = run_storage(
             database_url, lambda url: with_persistence(url, lambda p: p.sessions.export(session_id))
         )
@@ -118,7 +134,8 @@ def register(app: typer.Typer) -> None:
     @session.command("replay")
     def replay(
         session_id: Annotated[str, typer.Argument(metavar="ID")],
-        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        output: Output = "text",
+        as_json: JsonAlias = False,
         database_url: DatabaseUrlOption = None,
     ) -> None:
         """Re-execute the session's recorded runs with their recorded LLM answers and tool
@@ -135,7 +152,7 @@ def register(app: typer.Typer) -> None:
                 ),
             ),
         )
-        if as_json:
+        if output_format(output, as_json) == "json":
             _echo_json(report.to_dict())
         else:
             for run in report.runs:

@@ -10,6 +10,7 @@ import typer
 
 from ..core.errors import StorageError, ValidationError
 from ._common import fail
+from ._options import JsonAlias, Output, output_format
 from .db_cmd import DatabaseUrlOption, run_storage
 
 if TYPE_CHECKING:
@@ -120,7 +121,8 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="report what would change, write nothing")
         ] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        output: Output = "text",
+        as_json: JsonAlias = False,
         database_url: DatabaseUrlOption = None,
     ) -> None:
         """Upgrade every stored value to the newest schema version of its key."""
@@ -132,7 +134,7 @@ def register(app: typer.Typer) -> None:
                 url, lambda p: migrate_store(p.store, p.state.migrations, dry_run=dry_run)
             ),
         )
-        if as_json:
+        if output_format(output, as_json) == "json":
             _echo_json(report.to_dict())
         else:
             verb = "would upgrade" if dry_run else "upgraded"

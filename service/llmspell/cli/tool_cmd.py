@@ -6,16 +6,15 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 
 from ..core.errors import LLMSpellError, ValidationError
 from ._common import EXIT_SCRIPT, EXIT_USAGE, fail
+from ._options import Output, OutputFormat
 
 __all__ = ["parse_params", "register"]
-
-Output = Annotated[Literal["text", "json"], typer.Option("--output", "-o", help="Output format.")]
 
 
 def parse_params(text: str) -> dict[str, Any]:
@@ -53,7 +52,7 @@ def _summary(tool: Any) -> dict[str, Any]:
     }
 
 
-def _print_tools(tools: list[Any], output: str) -> None:
+def _print_tools(tools: list[Any], output: OutputFormat) -> None:
     rows = [_summary(tool) for tool in tools]
     if output == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")

@@ -19,6 +19,7 @@ import typer
 
 from ..core.errors import LLMSpellError
 from ._common import fail
+from ._options import Output
 
 __all__ = ["register", "user_errors", "version_info"]
 
@@ -105,9 +106,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("version")
     def version_command(
-        output: Annotated[
-            Literal["text", "json"], typer.Option("--output", "-o", help="Output format.")
-        ] = "text",
+        output: Output = "text",
     ) -> None:
         """Print the versions of llmspell, Python and Lua, and the platform."""
         info = version_info()

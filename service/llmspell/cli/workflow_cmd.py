@@ -16,7 +16,8 @@ import typer
 
 from ..core.errors import LLMSpellError, ValidationError
 from ._common import fail
-from .daemon_cmds import KeyOpt, OutputOpt, ServerOpt, _call, _emit
+from ._options import Output
+from .daemon_cmds import KeyOpt, ServerOpt, _call, _emit
 
 __all__ = ["register"]
 
@@ -44,7 +45,7 @@ def _input(value: str | None) -> Any:
 
 
 @workflow_app.command("list")
-def workflow_list(server: str = ServerOpt, api_key: str = KeyOpt, output: str = OutputOpt) -> None:
+def workflow_list(server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """Stored workflows."""
     items = _call(server, api_key, "GET", "/v1/workflows", params={"limit": 1000})["items"]
     _emit(items, output, _COLUMNS, "workflows")
@@ -56,7 +57,7 @@ def workflow_create(
     file: Path = typer.Argument(..., help="The definition (the script table form, as JSON)."),
     server: str = ServerOpt,
     api_key: str = KeyOpt,
-    output: str = OutputOpt,
+    output: Output = "text",
 ) -> None:
     """Store a workflow on the daemon (a new version when the name exists)."""
     body = {"name": name, "definition": _read_json(file, "the workflow definition")}
@@ -76,7 +77,7 @@ def workflow_run(
     input: str = typer.Option(None, "--input", help="The workflow input as JSON (plain text is a string)."),
     server: str = ServerOpt,
     api_key: str = KeyOpt,
-    output: str = OutputOpt,
+    output: Output = "text",
 ) -> None:
     """Run a workflow; prints its result ``{success, output, outputs, errors, ...}`` as JSON.
 
