@@ -152,7 +152,7 @@ async def test_held_connections_go_back_to_the_pool(
     from llmspell.storage.sql import _db as db_module
 
     async with open_store(_store_postgres_url) as store:
-        pool = _db(store).engine.pool
+        pool = _db(store).engine.sync_engine.pool
         await asyncio.gather(*(store.state.get("global", f"k{i}") for i in range(8)))
         assert 0 < pool.checkedout() <= db_module._HOLD_MAX  # kept for the next hot statement
         monkeypatch.setattr(db_module, "_HOLD_S", 0.0)  # too old: handed back after their next use

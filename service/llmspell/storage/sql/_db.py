@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
@@ -21,6 +20,7 @@ from sqlalchemy.util import greenlet_spawn
 from ...core.errors import StorageError
 from ...core.ids import new_id
 from .._url import mask_url
+from ._async import AsyncConnection, AsyncEngine, run_transaction
 from ._dialect import Dialect
 from ._errors import connection_lost, map_db_errors
 from ._prepared import Prepared
@@ -33,6 +33,8 @@ T = TypeVar("T")
 #: Driver connections kept checked out between hot statements, and for how long at most.
 _HOLD_MAX = 4
 _HOLD_S = 5.0
+#: Makes a SQLite transaction ``BEGIN IMMEDIATE`` (a writer takes the lock up front).
+_IMMEDIATE = {IMMEDIATE_OPTION: True}
 
 
 def utcnow() -> datetime:
@@ -128,11 +130,11 @@ class Database:
         with map_db_errors(self.masked_url):
             if inline is None:
                 try:
-                    return await self._run_async(engine, work, atomic)
+                    return await engine.run(work, atomic=atomic)
                 except sa_exc.DBAPIError as exc:
                     if write or not exc.connection_invalidated:
                         raise
-                return await self._run_async(engine, work, atomic)
+                return await engine.run(work, atomic=atomic)
             if not write:
                 return await self._run_embedded(inline, work, write=False)
             assert self._write_lock is not None
@@ -237,15 +239,6 @@ class Database:
             await greenlet_spawn(pooled.close)
         return result
 
-    @staticmethod
-    async def _run_async(engine: AsyncEngine, work: Callable[[Connection], T], atomic: bool) -> T:
-        if atomic:
-            async with engine.begin() as conn:
-                return await conn.run_sync(work)
-        async with engine.connect() as conn:
-            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await auto.run_sync(work)
-
     async def _run_embedded(
         self, inline: tuple[Engine, Engine], work: Callable[[Connection], T], *, write: bool
     ) -> T:
@@ -274,15 +267,9 @@ class Database:
                 async with self.engine.begin() as conn:
                     yield conn
                 return
-            async with self._write_lock, self.engine.connect() as conn:
-                await conn.execution_options(**{IMMEDIATE_OPTION: True})
-                async with conn.begin():
-                    yield conn
+            async with self._write_lock, self.engine.begin(**_IMMEDIATE) as conn:
+                yield conn
 
 
 def _transaction(engine: Engine, work: Callable[[Connection], T], write: bool) -> T:
-    with engine.connect() as conn:
-        if write:
-            conn = conn.execution_options(**{IMMEDIATE_OPTION: True})
-        with conn.begin():
-            return work(conn)
+    return run_transaction(engine, work, execution_options=_IMMEDIATE if write else None)

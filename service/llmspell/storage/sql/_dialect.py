@@ -6,7 +6,8 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, Table
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ._async import AsyncConnection, AsyncEngine
 
 __all__ = ["Dialect"]
 

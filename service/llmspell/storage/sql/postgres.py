@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from ._async import AsyncConnection, AsyncEngine, create_async_engine
 from ._dialect import Dialect
 from ._json import dumps_json
 

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import SingletonThreadPool
 
 from ...core.errors import ConfigError
+from ._async import AsyncConnection, AsyncEngine, create_async_engine
 from ._dialect import Dialect
 from ._json import dumps_json
 
