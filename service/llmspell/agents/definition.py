@@ -18,19 +18,43 @@ A composite agent over other stored agents::
      "default": "writer", "router": "router-agent"}
 
 Every mistake is a ``VALIDATION`` error naming the field.
+
+:func:`agent_from_definition` builds the agent of a stored definition (the daemon's
+``/v1/agents/{name}/execute`` and scripts' ``Agent.get`` of a stored agent both use it);
+:func:`stored_agent_info` describes one the way ``Agent.list`` describes live agents.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
-from ..core.errors import ValidationError
-from .llm_agent import AgentConfig
+from ..core.errors import LLMSpellError, NotFound, ValidationError
+from .composite import DelegateAgent, PipelineAgent
+from .llm_agent import AgentConfig, LLMAgent
 
-__all__ = ["AGENT_TYPES", "config_from_definition", "normalize_definition", "public_definition"]
+if TYPE_CHECKING:
+    from ..core.abc import BaseAgent
+    from ..core.config import Settings
+    from .abc import ToolProvider
+
+__all__ = [
+    "AGENT_TYPES",
+    "MAX_DEPTH",
+    "DefinitionLoader",
+    "agent_from_definition",
+    "config_from_definition",
+    "normalize_definition",
+    "public_definition",
+    "stored_agent_info",
+]
 
 AGENT_TYPES: Final = ("llm", "delegate", "pipeline")
+MAX_DEPTH: Final = 8
+"""How deep stored composites may nest (deeper is taken for a cycle)."""
+
+DefinitionLoader = Callable[[str], Awaitable[Mapping[str, Any]]]
+"""``load(name)`` → the stored definition called ``name``; raises NotFound."""
 
 _LLM_FIELDS: Final = {
     "name",
@@ -182,3 +206,105 @@ def public_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
     if definition.get("type", "llm") == "llm":
         view["has_api_key"] = bool(definition.get("api_key"))
     return view
+
+
+async def agent_from_definition(
+    definition: Mapping[str, Any],
+    load: DefinitionLoader,
+    *,
+    tools: ToolProvider | None = None,
+    settings: Settings | None = None,
+) -> BaseAgent:
+    """A fresh agent for the canonical ``definition``.
+
+    The members and router of a composite are stored agents: ``load`` gives their
+    definitions, built the same way. Nothing is registered anywhere.
+
+    Args:
+        definition: a definition as :func:`normalize_definition` returns it.
+        load: where member definitions come from.
+        tools: the tool source of the LLM agents built.
+        settings: model resolution and prices of the LLM agents built.
+
+    Raises:
+        NotFound: a member (or router) is not stored.
+        ValidationError: composites nest more than :data:`MAX_DEPTH` deep (a cycle?).
+        ConfigError: a model spec the configuration cannot resolve.
+    """
+    return await _build(definition, load, tools, settings, 0)
+
+
+async def _build(
+    definition: Mapping[str, Any],
+    load: DefinitionLoader,
+    tools: ToolProvider | None,
+    settings: Settings | None,
+    depth: int,
+) -> BaseAgent:
+    name = str(definition["name"])
+    if depth > MAX_DEPTH:
+        raise ValidationError(
+            f"agent {name!r} nests composites more than {MAX_DEPTH} deep (a cycle?)", details={"agent": name}
+        )
+    kind = definition.get("type", "llm")
+    if kind == "llm":
+        return LLMAgent(config_from_definition(definition), tools=tools, settings=settings)
+
+    async def member(member_name: str) -> BaseAgent:
+        return await _build(await load(member_name), load, tools, settings, depth + 1)
+
+    members = [await member(member_name) for member_name in definition["agents"]]
+    description = str(definition.get("description", ""))
+    if kind == "pipeline":
+        return PipelineAgent(name, members, description=description)
+    router = definition.get("router")
+    return DelegateAgent(
+        name,
+        members,
+        router=await member(router) if router else None,
+        default=definition.get("default"),
+        description=description,
+    )
+
+
+async def stored_agent_info(
+    definition: Mapping[str, Any],
+    definitions: Mapping[str, Mapping[str, Any]],
+    *,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """The :func:`~llmspell.agents.registry.agent_info` of the agent ``definition`` builds.
+
+    ``definitions`` (name → definition) holds the composites' members. A definition that
+    cannot be built (a member deleted since, a model the configuration cannot resolve) is
+    described from its JSON with ``state: "error"`` and ``error`` (why), so that one broken
+    definition does not hide the others.
+    """
+    from .registry import agent_info
+
+    async def load(name: str) -> Mapping[str, Any]:
+        found = definitions.get(name)
+        if found is None:
+            raise NotFound.named("agent", name)
+        return found
+
+    def declared(name: str) -> tuple[str, ...]:
+        return tuple((definitions.get(name) or {}).get("capabilities") or ())
+
+    name = str(definition["name"])
+    try:
+        agent = await agent_from_definition(definition, load, settings=settings)
+    except LLMSpellError as exc:
+        info: dict[str, Any] = {
+            "name": name,
+            "type": definition.get("type", "llm"),
+            "model": definition.get("model"),
+            "tools": list(definition.get("tools") or ()),
+            "state": "error",
+            "capabilities": sorted(set(declared(name))),
+            "error": exc.message,
+        }
+        if "agents" in definition:
+            info["agents"] = list(definition["agents"])
+        return info
+    return agent_info(agent, declared(name), declared)

@@ -162,37 +162,21 @@ class AgentService:
 
     # ------------------------------------------------------------------ building
 
-    async def build(self, name: str, *, depth: int = 0) -> BaseAgent:
+    async def build(self, name: str) -> BaseAgent:
         """A fresh agent object for the stored definition ``name`` (composites resolved).
 
         Raises:
             NotFound: no such agent (or member).
             ValidationError: the composites nest deeper than 8 levels (a cycle).
         """
-        from ..agents.composite import DelegateAgent, PipelineAgent
-        from ..agents.definition import config_from_definition
-        from ..agents.llm_agent import LLMAgent
+        from ..agents.definition import agent_from_definition
 
-        if depth > _MAX_DEPTH:
-            raise ValidationError(
-                f"agent {name!r} nests composites more than {_MAX_DEPTH} deep (a cycle?)",
-                details={"agent": name},
-            )
-        definition = (await self._store.agent_definitions.get(name)).definition
-        kind = definition.get("type", "llm")
-        if kind == "llm":
-            return LLMAgent(config_from_definition(definition), tools=self.tools, settings=self._settings)
-        members = [await self.build(member, depth=depth + 1) for member in definition["agents"]]
-        if kind == "pipeline":
-            return PipelineAgent(name, members, description=definition.get("description", ""))
-        router = definition.get("router")
-        return DelegateAgent(
-            name,
-            members,
-            router=await self.build(router, depth=depth + 1) if router else None,
-            default=definition.get("default"),
-            description=definition.get("description", ""),
+        return await agent_from_definition(
+            await self._load(name), self._load, tools=self.tools, settings=self._settings
         )
+
+    async def _load(self, name: str) -> dict[str, Any]:
+        return (await self._store.agent_definitions.get(name)).definition
 
     # ------------------------------------------------------------------ executing
 

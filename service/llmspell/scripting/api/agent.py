@@ -6,12 +6,23 @@ Agents created by a run are kept in the run's :class:`~llmspell.agents.AgentRegi
 ``Agent.delegate{...}`` compose agents into one. ``Agent.delete``, replacing an agent by
 a namesake and the end of the run shut agents down between the BeforeAgentShutdown and
 AfterAgentShutdown hook points (reasons ``deleted``, ``replaced``, ``run_end``).
+
+Stored agents: when the host hands the run its store (``ctx.services["store"]``, with
+``"store_loop"`` when that store belongs to another event loop; the daemon does so for
+every run), a name the run has no agent of is looked up among the store's agent
+definitions (``POST /v1/agents``). ``Agent.get`` builds such an agent from its definition,
+as ``/v1/agents/{name}/execute`` does, with the run's tools, and adopts it into the run;
+``Agent.list``/``Agent.discover`` show the stored agents the run has not adopted after the
+run's own. The run's own agent of a name always wins. Nothing is read from the store
+until a script asks for a name the run lacks (or lists agents); without a store given by
+the host (``llmspell run``) only the run's agents exist.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, ClassVar
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ...core.abc import Agent, BaseAgent, Tool
 from ...core.context import ExecutionContext
@@ -22,8 +33,11 @@ from .tool import toolbox
 
 if TYPE_CHECKING:
     from ...agents.registry import AgentRegistry
+    from ...storage.abc import Store
 
-__all__ = ["AgentBuilder", "ScriptAgent", "agent_input", "build"]
+__all__ = ["AgentBuilder", "ScriptAgent", "agent_input", "build", "lookup"]
+
+T = TypeVar("T")
 
 # Script field → AgentConfig field (aliases of rs-llmspell spellings included).
 _FIELDS = {
@@ -83,6 +97,132 @@ def _registry(env: ScriptEnv) -> AgentRegistry:
 
     registry: AgentRegistry = env.service("agent_registry", create)
     return registry
+
+
+class _StoredAgents:
+    """The agent definitions of the store the host gave the run.
+
+    Reads run on the store's loop (``loop``; None: the run's own); agents are built on
+    the run's loop.
+    """
+
+    def __init__(self, store: Store, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._store = store
+        self._loop = loop
+
+    async def _on_owner(self, work: Coroutine[Any, Any, T]) -> T:
+        if self._loop is None or self._loop is asyncio.get_running_loop():
+            return await work
+        try:
+            future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        except RuntimeError:  # the owner loop is closed: the host is shutting down
+            work.close()
+            raise
+        return await asyncio.wrap_future(future)
+
+    async def load(self, name: str) -> dict[str, Any]:
+        """The definition called ``name``. Raises NotFound."""
+        record = await self._on_owner(self._store.agent_definitions.get(name))
+        return record.definition
+
+    async def all(self) -> dict[str, dict[str, Any]]:
+        """Every definition by name, in name order."""
+        definitions = self._store.agent_definitions
+
+        async def pages() -> dict[str, dict[str, Any]]:
+            found: dict[str, dict[str, Any]] = {}
+            cursor: str | None = None
+            while True:
+                records, cursor = await definitions.list(1000, cursor)
+                found.update((record.name, record.definition) for record in records)
+                if cursor is None:
+                    return found
+
+        return await self._on_owner(pages())
+
+
+def _stored(env: ScriptEnv, ctx: ExecutionContext) -> _StoredAgents | None:
+    """The stored agents of the host's store; None when the host gave the run no store."""
+    found: _StoredAgents | None = env.services.get("stored_agents")
+    if found is not None:
+        return found
+    given = ctx.services
+    store = env.services.get("store")
+    if store is None:
+        store = given.get("store")
+    if store is None:
+        return None
+    loop = env.services.get("store_loop")
+    if loop is None:
+        loop = given.get("store_loop")
+    found = env.services["stored_agents"] = _StoredAgents(store, loop)
+    return found
+
+
+async def _find(env: ScriptEnv, ctx: ExecutionContext, name: str) -> BaseAgent | None:
+    """The run's agent called ``name``, else the stored one (built and adopted), else None.
+
+    Raises:
+        NotFound: a member of the stored composite ``name`` is not stored.
+        ConfigError: the stored definition's model cannot be resolved.
+    """
+    registry = _registry(env)
+    agent = registry.find(name)
+    if agent is not None:
+        return agent
+    stored = _stored(env, ctx)
+    if stored is None:
+        return None
+    from ...agents.definition import agent_from_definition
+
+    try:
+        definition = await stored.load(name)
+    except NotFound:
+        return None
+    agent = await agent_from_definition(definition, stored.load, tools=toolbox(env), settings=env.settings())
+    raced = registry.find(name)
+    if raced is not None:  # another task of the run created or fetched it meanwhile
+        return raced
+    return (await _adopt(env, ctx, agent, definition.get("capabilities"))).agent
+
+
+def _wrap(env: ScriptEnv, ctx: ExecutionContext, agent: BaseAgent) -> ScriptAgent:
+    wrapped = _agents(env).get(agent.name)
+    if wrapped is None or wrapped.agent is not agent:
+        wrapped = _agents(env)[agent.name] = ScriptAgent(env, ctx, agent)
+    return wrapped
+
+
+async def lookup(env: ScriptEnv, ctx: ExecutionContext, name: str) -> ScriptAgent | None:
+    """``Agent.get(name)``: the run's agent, else the host's stored agent, else None.
+
+    Raises:
+        NotFound: a member of the stored composite ``name`` is not stored.
+        ConfigError: the stored definition's model cannot be resolved.
+    """
+    agent = await _find(env, ctx, name)
+    return None if agent is None else _wrap(env, ctx, agent)
+
+
+async def _stored_infos(
+    env: ScriptEnv, ctx: ExecutionContext, capability: str | None
+) -> list[dict[str, Any]]:
+    """Info tables of the stored agents the run has no agent of (having ``capability``)."""
+    stored = _stored(env, ctx)
+    if stored is None:
+        return []
+    from ...agents.definition import stored_agent_info
+
+    definitions = await stored.all()
+    registry = _registry(env)
+    infos: list[dict[str, Any]] = []
+    for name, definition in definitions.items():
+        if name in registry:
+            continue
+        info = await stored_agent_info(definition, definitions, settings=env.settings())
+        if capability is None or capability in info["capabilities"]:
+            infos.append(info)
+    return infos
 
 
 async def _adopt(
@@ -272,11 +412,11 @@ async def create_agent(env: ScriptEnv, ctx: ExecutionContext, spec: dict[str, An
     return await _adopt(env, ctx, LLMAgent(config, tools=toolbox(env), settings=env.settings()), capabilities)
 
 
-def _member(env: ScriptEnv, value: Any, field: str) -> BaseAgent:
+async def _member(env: ScriptEnv, ctx: ExecutionContext, value: Any, field: str) -> BaseAgent:
     if isinstance(value, ScriptAgent):
         return value.agent
     if isinstance(value, str):
-        found = _registry(env).find(value)
+        found = await _find(env, ctx, value)
         if found is None:
             raise NotFound.named("agent", value)
         return found
@@ -298,7 +438,7 @@ async def create_composite(env: ScriptEnv, ctx: ExecutionContext, kind: str, spe
     members_spec = spec.get("agents")
     if not isinstance(members_spec, list):
         raise ValidationError(f"{kind} needs agents={{agent, ...}}", details={"field": "agents"})
-    members = [_member(env, item, f"agents[{i}]") for i, item in enumerate(members_spec, 1)]
+    members = [await _member(env, ctx, item, f"agents[{i}]") for i, item in enumerate(members_spec, 1)]
     name = spec.get("name") or f"{kind}-{len(_registry(env)) + 1}"
     description = str(spec.get("description") or "")
     agent: BaseAgent
@@ -314,7 +454,7 @@ async def create_composite(env: ScriptEnv, ctx: ExecutionContext, kind: str, spe
 
             router = route
         elif router is not None:
-            router = _member(env, router, "router")
+            router = await _member(env, ctx, router, "router")
         agent = DelegateAgent(
             name, members, router=router, default=spec.get("default"), description=description
         )
@@ -353,22 +493,18 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
             raise ValidationError("Agent.create expects a table {name=, model=, ...}")
         return await create_agent(env, ctx, spec)
 
-    def list_agents() -> list[dict[str, Any]]:
+    async def list_agents() -> list[dict[str, Any]]:
         registry = _registry(env)
-        return [registry.info(agent.name) for agent in registry.list()]
+        own = [registry.info(agent.name) for agent in registry.list()]
+        return own + await _stored_infos(env, ctx, None)
 
-    def discover(capability: str | None = None) -> list[dict[str, Any]]:
+    async def discover(capability: str | None = None) -> list[dict[str, Any]]:
         registry = _registry(env)
-        return [registry.info(agent.name) for agent in registry.discover(capability)]
+        own = [registry.info(agent.name) for agent in registry.discover(capability)]
+        return own + await _stored_infos(env, ctx, capability)
 
-    def get(name: Any) -> ScriptAgent | None:
-        agent = _registry(env).find(str(name))
-        if agent is None:
-            return None
-        wrapped = _agents(env).get(agent.name)
-        if wrapped is None or wrapped.agent is not agent:
-            wrapped = _agents(env)[agent.name] = ScriptAgent(env, ctx, agent)
-        return wrapped
+    async def get(name: Any) -> ScriptAgent | None:
+        return await lookup(env, ctx, str(name))
 
     async def delete(name: Any) -> bool:
         registry = _registry(env)
