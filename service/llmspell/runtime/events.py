@@ -13,18 +13,18 @@ from ..events.abc import RunEvent, RunEventHub
 if TYPE_CHECKING:
     from ..storage.abc import Store
 
-__all__ = ["RunEventWriter"]
+__all__ = ["PeriodicEventFlush", "RunEventWriter"]
 
 log = logging.getLogger("llmspell.runtime")
 
 # A run shorter than this stores its events once, with its outcome; a longer one persists
-# them at this period while it runs (live readers follow the hub, not the database).
+# them about this often while it runs (live readers follow the hub, not the database).
 _FLUSH_INTERVAL_S = 1.0
 
 
 class RunEventWriter:
     """Numbers a run's events, publishes them to the hub at once and persists them in
-    batches (every second while the run lasts, and at its end).
+    batches (through :class:`PeriodicEventFlush` while the run lasts, and at its end).
 
     ``emit``/``write`` may be called from any thread (scripts run on runtime threads); the
     work is handed to the owner's event loop.
@@ -37,7 +37,6 @@ class RunEventWriter:
         hub: RunEventHub,
         *,
         first_seq: int = 0,
-        flush_while_running: bool = True,
         publish: bool = True,
     ) -> None:
         self.run_id = run_id
@@ -47,12 +46,11 @@ class RunEventWriter:
         self._seq = first_seq
         self._pending: list[RunEvent] = []
         self._lock = threading.Lock()
-        self._last_flush = time.monotonic()
+        self.started = time.monotonic()
+        self._flushing: asyncio.Future[None] | None = None
         self._publishing: asyncio.Task[None] | None = None
         self._live: list[RunEvent] = []
         self._owner = threading.get_ident()
-        # Off for runs not stored yet (their events are stored with the run at its end).
-        self._flush_while_running = flush_while_running
         # Off for runs nobody can follow (not stored until they end, so no reader knows them).
         self._publish = publish
         # A wake-up of the owner loop is on its way: later events ride along with it.
@@ -116,8 +114,6 @@ class RunEventWriter:
                 await self._hub.publish(batch)
             except Exception:
                 log.warning("publishing events of run %s failed", self.run_id, exc_info=True)
-            if self._flush_while_running and time.monotonic() - self._last_flush >= _FLUSH_INTERVAL_S:
-                await self.flush()
 
     def take_pending(self) -> list[tuple[int, str, Any]]:
         """The events not yet stored, as ``(seq, type, data)``; the caller stores them."""
@@ -126,15 +122,27 @@ class RunEventWriter:
         return [(e.id, e.event, e.data) for e in batch]
 
     async def flush(self) -> None:
-        """Persist every event not yet stored."""
+        """Persist every event not yet stored. When that fails the events stay pending (the
+        run's outcome stores them), and the error is raised."""
         with self._lock:
             batch, self._pending = self._pending, []
-        self._last_flush = time.monotonic()
-        if batch:
+        if not batch:
+            return
+        self._flushing = flushing = self._loop.create_future()
+        try:
             await self._store.events.append(self.run_id, [(e.id, e.event, e.data) for e in batch])
+        except BaseException:
+            with self._lock:
+                self._pending[:0] = batch
+            raise
+        finally:
+            flushing.set_result(None)
+            self._flushing = None
 
     async def drain(self) -> None:
-        """Wait until every emitted event reached the hub."""
+        """Wait until every emitted event reached the hub and no flush is still writing."""
+        if self._flushing is not None:
+            await asyncio.shield(self._flushing)
         while self._publishing is not None and not self._publishing.done():
             await self._publishing
         if self._live:
@@ -142,3 +150,39 @@ class RunEventWriter:
             if self._publishing is not None:
                 await self._publishing
         self._publishing = None  # a finished task would keep a cycle through this writer
+
+
+class PeriodicEventFlush:
+    """Persists the pending events of every running run once per period, all together.
+
+    The appends of one tick reach the event repository together, which writes them in one
+    transaction: a burst of 1,000 runs costs a transaction per second, not one per run (per-run
+    timers would fire at scattered moments, and on SQLite each append commits on its own). A
+    run is flushed first at the first tick after it is a period old, so a run shorter than
+    the period stores its events once, with its outcome.
+    """
+
+    def __init__(self, period_s: float = _FLUSH_INTERVAL_S) -> None:
+        self._period_s = period_s
+        self._writers: dict[RunEventWriter, None] = {}
+        self._ticking: asyncio.Task[None] | None = None
+
+    def watch(self, writer: RunEventWriter) -> None:
+        """Flush ``writer`` periodically until :meth:`forget`."""
+        self._writers[writer] = None
+        if self._ticking is None or self._ticking.done():
+            self._ticking = asyncio.get_running_loop().create_task(self._tick(), name="llmspell-event-flush")
+
+    def forget(self, writer: RunEventWriter) -> None:
+        """Stop flushing ``writer`` (its run is ending; it stores the rest itself)."""
+        self._writers.pop(writer, None)
+
+    async def _tick(self) -> None:
+        while self._writers:
+            await asyncio.sleep(self._period_s)
+            born_before = time.monotonic() - self._period_s
+            due = [writer for writer in self._writers if writer.started <= born_before]
+            results = await asyncio.gather(*(writer.flush() for writer in due), return_exceptions=True)
+            for writer, failed in zip(due, results, strict=True):
+                if isinstance(failed, Exception):
+                    log.warning("persisting events of run %s failed: %s", writer.run_id, failed)

@@ -14,7 +14,7 @@ from ..core.context import ExecutionContext, Limits, SandboxPolicy
 from ..core.errors import LLMSpellError
 from ..events.abc import RunEventHub
 from ..storage.records import RunFinish
-from .events import RunEventWriter
+from .events import PeriodicEventFlush, RunEventWriter
 from .pool import RuntimePool
 from .runner import RunOutcome, execute_script
 
@@ -78,6 +78,7 @@ class RunExecutor:
         self.active: dict[str, ExecutionContext] = {}
         self._finishes: Coalescer[RunFinish, bool] = Coalescer(store.runs.finish_many)
         self._inserts: Coalescer[tuple[RunRecord, RunFinish], None] = Coalescer(self._insert_finished)
+        self._event_flush = PeriodicEventFlush()
         self.services: dict[str, Any] = dict(services or {})
         self.record_sessions = True
 
@@ -104,9 +105,9 @@ class RunExecutor:
         with its events when it ends (one write per run instead of two).
         """
         first_seq = 0 if run.attempts <= 1 else await self._store.events.last_seq(run.id)
-        writer = RunEventWriter(
-            run.id, self._store, self._hub, first_seq=first_seq, flush_while_running=stored, publish=stored
-        )
+        writer = RunEventWriter(run.id, self._store, self._hub, first_seq=first_seq, publish=stored)
+        if stored:  # a run not stored yet stores its events with itself, at its end
+            self._event_flush.watch(writer)
         ctx = self.context_for(run)
         self.active[run.id] = ctx
         writer.emit(
@@ -175,6 +176,7 @@ class RunExecutor:
         writer.emit("status", {"status": outcome.status})
         end = writer.emit("end", {"status": outcome.status}, live=False)
         started = time.perf_counter()
+        self._event_flush.forget(writer)
         await writer.drain()  # no periodic flush may still be writing
         finish = RunFinish(
             run_id=run_id,
