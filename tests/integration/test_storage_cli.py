@@ -35,7 +35,7 @@ def test_db_commands(db_url: str) -> None:
     code, out, _ = _run("db", "current", "--database-url", db_url)
     assert code == 0 and "revision none" in out and "needs 'llmspell db upgrade'" in out
     code, out, _ = _run("db", "upgrade", "--database-url", db_url)
-    assert code == 0 and "revision 0003" in out
+    assert code == 0 and "revision 0004" in out
     code, out, _ = _run("db", "current", "--database-url", db_url)
     assert code == 0 and "up to date" in out
     code, out, _ = _run("db", "downgrade", "base", "--database-url", db_url)

@@ -125,10 +125,20 @@ runs = Table(
     Column("cancel_requested", Boolean, nullable=False),
     Index("ix_runs_status_created_at", "status", "created_at"),
     Index("ix_runs_created_at", "created_at"),
-    Index("ix_runs_script_name_created_at", "script_name", "created_at"),
-    Index("ix_runs_schedule_id_created_at", "schedule_id", "created_at"),
-    Index("ix_runs_status_lease_expires_at", "status", "lease_expires_at"),
 )
+
+
+def _partial_runs_index(name: str, columns: tuple[str, str], present: str) -> Index:
+    # Only rows with ``present`` set (migration 0004): most runs have no script name, no
+    # schedule and, once finished, no lease, and then their insert skips the index. Queries
+    # compare that column with a value, which implies IS NOT NULL on both backends.
+    where = runs.c[present].is_not(None)
+    return Index(name, *(runs.c[c] for c in columns), sqlite_where=where, postgresql_where=where)
+
+
+_partial_runs_index("ix_runs_script_name_created_at", ("script_name", "created_at"), "script_name")
+_partial_runs_index("ix_runs_schedule_id_created_at", ("schedule_id", "created_at"), "schedule_id")
+_partial_runs_index("ix_runs_status_lease_expires_at", ("status", "lease_expires_at"), "lease_expires_at")
 
 run_events = Table(
     "run_events",
