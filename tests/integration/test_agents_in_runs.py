@@ -2,11 +2,15 @@
 
 ``Agent.get(name)`` builds a stored agent the run has no agent of, ``Agent.list()`` and
 ``Agent.discover()`` show stored agents after the run's own, a script's own agent of the
-same name wins, and an unknown name is still nil. The LLM is the local fake server.
+same name wins, and an unknown name is still nil. Workflow steps naming an agent find it
+the same way, and ``llmspell session replay`` finds the stored agents a recorded run
+fetched. The LLM is the local fake server.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes.daemon import Daemon, start_daemon
+from fakes.daemon import LLMSPELL, Daemon, start_daemon
 from fakes.llm_server import FakeLLMServer
-from llmspell.storage import Store
+from llmspell.storage import Store, open_store
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -208,3 +212,104 @@ async def test_a_host_store_on_the_runs_own_loop(store: Store, fake_llm: FakeLLM
     alone = await execute_script(code, ctx=ExecutionContext())
     assert alone.error is None, alone.error
     assert alone.result == {"names": {}, "text": None}
+
+
+WORKFLOW_STEPS = """
+local wf = Workflow.sequential{name = "w", steps = {
+  {name = "ask", agent = "support", input = "hi"},
+  {name = "again", agent = "support", input = "more"},
+  {name = "team", agent = "team", input = "{{steps.ask.output.text}}"},
+}}
+local r = wf:execute("x")
+local lost = Workflow.sequential{name = "lost", steps = {{name = "ask", agent = "nobody"}}}:execute("x")
+local names = {}
+for _, info in ipairs(Agent.list()) do names[#names + 1] = info.name end
+return {
+  success = r.success, ask = r.outputs.ask.text, team = r.output.text,
+  same = Agent.get("support"):history()[3].content, names = names,
+  lost = lost.success, code = lost.errors[1].code, message = lost.errors[1].message,
+}
+"""
+
+
+def test_workflow_steps_name_stored_agents(http: httpx.Client, fake_llm: FakeLLMServer) -> None:
+    store_agent(http, fake_llm, "support")
+    store_agent(http, fake_llm, "first")
+    store_agent(http, fake_llm, "second")
+    http.post(
+        "/v1/agents", json={"name": "team", "type": "pipeline", "agents": ["first", "second"]}
+    ).raise_for_status()
+    result = run(http, WORKFLOW_STEPS)["result"]
+    assert result["success"] is True and result["ask"] == "Echo: hi"
+    assert result["team"] == "Echo: Echo: Echo: hi"
+    # Both steps asked one agent, fetched into the run: the second turn is in its memory.
+    assert result["same"] == "more"
+    assert result["names"] == ["support", "team", "first", "second"]
+    assert result["lost"] is False and result["code"] == "NOT_FOUND"
+    assert "No agent named 'nobody'" in result["message"]
+
+
+def test_a_workflow_step_takes_the_runs_own_agent_first(http: httpx.Client, fake_llm: FakeLLMServer) -> None:
+    store_agent(http, fake_llm, "support", system_prompt="stored")
+    code = f"""
+    Agent.create{{name = "support", model = "openai/fake", base_url = "{fake_llm.base_url}",
+                  api_key = "sk-mine", system_prompt = "mine"}}
+    return Workflow.sequential{{steps = {{{{agent = "support", input = "hello"}}}}}}:execute("x").output.text
+    """
+    assert run(http, code)["result"] == "Echo: hello"
+    request = fake_llm.requests[-1]
+    assert request["messages"][0]["content"] == "mine" and request.authorization == "Bearer sk-mine"
+
+
+async def test_workflow_steps_read_the_store_only_for_names_the_run_lacks(
+    store_url: str, fake_llm: FakeLLMServer
+) -> None:
+    """A closed store fails every read: the run's own agent needs none, another name does."""
+    from llmspell.core.context import ExecutionContext
+    from llmspell.runtime.runner import execute_script
+
+    closed = open_store(store_url)
+    await closed.open()
+    await closed.aclose()
+    code = f"""
+    Agent.create{{name = "mine", model = "openai/fake", base_url = "{fake_llm.base_url}", api_key = "sk"}}
+    local r = Workflow.sequential{{steps = {{
+      {{name = "own", agent = "mine", input = "hi"}},
+      {{name = "other", agent = "support", input = "x"}},
+    }}}}:execute("x")
+    return {{own = r.outputs.own.text, step = r.errors[1].step, code = r.errors[1].code}}
+    """
+    outcome = await execute_script(code, ctx=ExecutionContext(services={"store": closed}))
+    assert outcome.error is None, outcome.error
+    assert outcome.result == {"own": "Echo: hi", "step": "other", "code": "STORAGE_ERROR"}
+
+
+def test_session_replay_finds_the_stored_agents_a_run_fetched(
+    daemon: Daemon, http: httpx.Client, fake_llm: FakeLLMServer
+) -> None:
+    store_agent(http, fake_llm, "support")
+    session = http.post("/v1/sessions", json={"name": f"stored-{time.monotonic_ns()}"})
+    assert session.status_code in (200, 201), session.text
+    session_id = session.json()["id"]
+    code = """
+    local direct = Agent.get("support"):execute("hi").text
+    local step = Workflow.sequential{steps = {{agent = "support", input = "again"}}}:execute("x")
+    return {direct = direct, step = step.output.text}
+    """
+    response = http.post(
+        "/v1/runs/wait", json={"script": {"code": code, "engine": "lua"}, "session_id": session_id}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["result"] == {"direct": "Echo: hi", "step": "Echo: again"}, response.json()
+    asked = len(fake_llm.requests)
+    replay = subprocess.run(
+        [LLMSPELL, "session", "replay", session_id, "--output", "json"],
+        env=daemon.cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    report = json.loads(replay.stdout)
+    assert report["identical"] is True and report["runs"][0]["calls"] == 2, report
+    assert len(fake_llm.requests) == asked  # answered from the recording

@@ -1,4 +1,8 @@
-"""Stored workflows over REST against a real daemon: tool steps, stored agents, nesting."""
+"""Stored workflows over REST against a real daemon: tool steps, stored agents, nesting.
+
+Stored agents are looked up when a step needs them, once per request, and shut down at
+its end (as a script run's workflow steps and ``/v1/agents/{name}/execute`` do).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import httpx
 import pytest
 from fakes.daemon import Daemon, start_daemon
 from fakes.llm_server import FakeLLMServer
+from llmspell.storage import Store
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +89,63 @@ def test_parallel_agent_steps_are_concurrent(http: httpx.Client, fake_llm: FakeL
     assert result["success"] is True, result
     assert sorted(result["outputs"]) == ["a0", "a1", "a2", "a3"]
     assert result["duration_ms"] < 600
+
+
+def test_stored_agents_are_looked_up_when_a_step_needs_them(
+    http: httpx.Client, fake_llm: FakeLLMServer
+) -> None:
+    agent = {"name": "asker", "model": "openai/fake", "base_url": fake_llm.base_url, "api_key": "sk-test"}
+    http.post("/v1/agents", json=agent).raise_for_status()
+    route = {
+        "type": "conditional",
+        "branches": [
+            {
+                "when": {"key": "kind", "equals": "ask"},
+                "steps": [
+                    {"name": "one", "agent": "asker", "input": "one"},
+                    {"name": "two", "agent": "asker", "input": "two"},
+                ],
+            }
+        ],
+        "default": [{"name": "lost", "agent": "never-stored", "input": "x"}],
+    }
+    http.post("/v1/workflows", json={"name": "route", "definition": route}).raise_for_status()
+    # The branch not taken names an agent nobody stored: nothing reads it.
+    taken = http.post("/v1/workflows/route/execute", json={"input": {"kind": "ask"}})
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["success"] is True and taken.json()["output"]["text"] == "Echo: two"
+    # Both steps asked the one agent the request built: the second turn carries the first.
+    assert [m["content"] for m in fake_llm.requests[-1]["messages"]] == ["one", "Echo: one", "two"]
+    # A step naming an agent that is not stored fails like any step (not the request).
+    lost = http.post("/v1/workflows/route/execute", json={"input": {"kind": "other"}})
+    assert lost.status_code == 200, lost.text
+    assert lost.json()["success"] is False
+    error = lost.json()["errors"][0]
+    assert error["step"] == "lost" and error["code"] == "NOT_FOUND"
+    assert "No agent named 'never-stored'" in error["message"]
+
+
+async def test_agents_a_workflow_request_built_are_shut_down(store: Store, fake_llm: FakeLLMServer) -> None:
+    from llmspell.core.config import Settings
+    from llmspell.hooks import process_hooks
+    from llmspell.runtime.definitions import AgentService, WorkflowService
+
+    agents = AgentService(store, Settings())
+    workflows = WorkflowService(store, agents)
+    await agents.create(
+        {"name": "echo", "model": "openai/fake", "base_url": fake_llm.base_url, "api_key": "sk"}
+    )
+    steps = [{"name": f"a{i}", "agent": "echo", "input": f"q{i}"} for i in range(3)]
+    await workflows.create("fan", {"type": "parallel", "steps": steps})
+    seen: list[tuple[str, str]] = []
+    process_hooks().clear()
+    process_hooks().register("AfterAgentShutdown", lambda c: seen.append((c.data["agent"], c.data["reason"])))
+    try:
+        result = await workflows.execute("fan", "x")
+    finally:
+        process_hooks().clear()
+    assert result["success"] is True, result
+    assert seen == [("echo", "request_end")]  # built once for the three steps
 
 
 def _results(workflow_result: dict[str, Any]) -> dict[str, Any]:

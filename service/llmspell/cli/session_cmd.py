@@ -143,12 +143,17 @@ def register(app: typer.Typer) -> None:
         from ..core.config import get_settings
         from ..runtime.replay import replay_session
 
+        # The store goes to the runs as the daemon hands it: a run that fetched a stored
+        # agent (Agent.get, workflow steps) finds it again when replayed.
         _, report = run_storage(
             database_url,
             lambda url: with_persistence(
                 url,
                 lambda p: replay_session(
-                    p.store, session_id, settings_loader=get_settings, services={"persistence": p}
+                    p.store,
+                    session_id,
+                    settings_loader=get_settings,
+                    services={"persistence": p, "store": p.store},
                 ),
             ),
         )

@@ -175,6 +175,21 @@ class AgentService:
             await self._load(name), self._load, tools=self.tools, settings=self._settings
         )
 
+    async def find(self, name: str) -> BaseAgent | None:
+        """Like :meth:`build`, but None when no agent ``name`` is stored.
+
+        Raises:
+            NotFound: a member of the stored composite ``name`` is not stored.
+            ValidationError: the composites nest deeper than 8 levels (a cycle).
+        """
+        try:
+            definition = await self._load(name)
+        except NotFound:
+            return None
+        from ..agents.definition import agent_from_definition
+
+        return await agent_from_definition(definition, self._load, tools=self.tools, settings=self._settings)
+
     async def _load(self, name: str) -> dict[str, Any]:
         return (await self._store.agent_definitions.get(name)).definition
 
@@ -313,6 +328,12 @@ class WorkflowService:
     name, stored agents by name (``{"agent": "researcher"}``), and stored workflows by
     name (``{"workflow": "other"}``).
 
+    An execution resolves agent names as a script run's workflow does: when a step first
+    needs one (a branch never taken reads nothing; an unknown name fails its step with
+    ``NOT_FOUND``), building it once for the whole request (every step of that name, nested
+    stored workflows included, asks the same agent), and shuts the agents it built down
+    at the end (reason ``request_end``), as ``/v1/agents/{name}/execute`` does.
+
     Args:
         store: where definitions live.
         agents: builds the stored agents steps refer to.
@@ -370,25 +391,17 @@ class WorkflowService:
         """Delete a stored workflow. Raises NotFound."""
         await self._store.workflow_definitions.delete(name)
 
-    async def _collect(
-        self,
-        definition: Any,
-        agents: dict[str, BaseAgent],
-        workflows: dict[str, Workflow],
-        depth: int,
-    ) -> None:
-        """Build every stored agent and workflow that ``definition`` names, recursively."""
+    async def _collect(self, definition: Any, workflows: dict[str, Workflow], depth: int) -> None:
+        """Build every stored workflow that ``definition`` names, recursively (agents are
+        built when a step needs them)."""
         from ..workflows.definition import workflow_from_definition
 
         if isinstance(definition, list):
             for item in definition:
-                await self._collect(item, agents, workflows, depth)
+                await self._collect(item, workflows, depth)
             return
         if not isinstance(definition, dict):
             return
-        agent = definition.get("agent")
-        if isinstance(agent, str) and agent not in agents:
-            agents[agent] = await self._agents.build(agent)
         nested = definition.get("workflow")
         if isinstance(nested, str) and nested not in workflows:
             if depth > _MAX_DEPTH:
@@ -397,32 +410,40 @@ class WorkflowService:
                 )
             stored = (await self._store.workflow_definitions.get(nested)).definition
             workflows[nested] = workflow_from_definition(stored)
-            await self._collect(stored, agents, workflows, depth + 1)
+            await self._collect(stored, workflows, depth + 1)
         for key, value in definition.items():
             if key not in ("input", "params") and isinstance(value, dict | list):
-                await self._collect(value, agents, workflows, depth)
+                await self._collect(value, workflows, depth)
 
     async def execute(self, name: str, input: Any = None) -> dict[str, Any]:
         """Run the stored workflow ``name``.
 
         Returns:
-            ``{success, output, outputs, errors, duration_ms, execution_id}``.
+            ``{success, output, outputs, errors, duration_ms, execution_id}``; a step naming
+            an agent that is not stored fails (``NOT_FOUND`` in ``errors``).
 
         Raises:
-            NotFound: no such workflow, or a stored agent/workflow it names.
+            NotFound: no such workflow, or a stored workflow it names.
         """
         from ..workflows.definition import workflow_from_definition
         from ..workflows.host import LocalHost
 
         definition = (await self._store.workflow_definitions.get(name)).definition
-        agents: dict[str, BaseAgent] = {}
         workflows: dict[str, Workflow] = {}
-        await self._collect(definition, agents, workflows, 0)
+        await self._collect(definition, workflows, 0)
         workflow = workflow_from_definition(definition)
         host = LocalHost(
-            tools=self._agents.tools, agents=agents, workflows=workflows, settings=self._agents._settings
+            tools=self._agents.tools,
+            find_agent=self._agents.find,
+            workflows=workflows,
+            settings=self._agents._settings,
         )
-        return await workflow.execute(input, self._agents.context(), host=host)
+        ctx = self._agents.context()
+        try:
+            return await workflow.execute(input, ctx, host=host)
+        finally:
+            for agent in host.agents.values():
+                await _request_end(agent, ctx)
 
 
 def definition_services(control: object) -> tuple[AgentService, WorkflowService]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core.abc import BaseAgent, Workflow
@@ -48,6 +49,9 @@ class LocalHost(WorkflowHost):
     Args:
         tools: the registry (default: the process-wide registry of built-in tools).
         agents: agents reachable by name from ``agent="name"`` steps.
+        find_agent: asked for a name that ``agents`` lacks when a step first needs it (the
+            daemon builds stored agents with it); what it finds is kept in :attr:`agents`,
+            so every later step of that name gets the same agent. None: not found.
         workflows: workflows reachable by name from ``workflow="name"`` steps.
         settings: used to build inline agent definitions (``agent={model=...}``); loaded
             from the environment when needed and not given.
@@ -59,12 +63,15 @@ class LocalHost(WorkflowHost):
         *,
         tools: ToolRegistry | None = None,
         agents: Mapping[str, BaseAgent] | None = None,
+        find_agent: Callable[[str], Awaitable[BaseAgent | None]] | None = None,
         workflows: Mapping[str, Workflow] | None = None,
         settings: Settings | None = None,
         emit: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._tools = tools
         self.agents: dict[str, BaseAgent] = dict(agents or {})
+        self._find_agent = find_agent
+        self._finding: dict[str, asyncio.Lock] = {}
         self.workflows: dict[str, Workflow] = dict(workflows or {})
         self._settings = settings
         self._emit = emit
@@ -96,14 +103,25 @@ class LocalHost(WorkflowHost):
                 details={"field": "agent"},
             )
 
-    def _agent(self, ref: Any) -> BaseAgent:
+    async def _named(self, name: str) -> BaseAgent:
+        agent = self.agents.get(name)
+        if agent is None and self._find_agent is not None:
+            # Parallel steps naming the same agent wait for one lookup and share its agent.
+            async with self._finding.setdefault(name, asyncio.Lock()):
+                agent = self.agents.get(name)
+                if agent is None:
+                    agent = await self._find_agent(name)
+                    if agent is not None:
+                        self.agents[name] = agent
+        if agent is None:
+            raise NotFound.named("agent", name)
+        return agent
+
+    async def _agent(self, ref: Any) -> BaseAgent:
         if isinstance(ref, BaseAgent):
             return ref
         if isinstance(ref, str):
-            agent = self.agents.get(ref)
-            if agent is None:
-                raise NotFound.named("agent", ref)
-            return agent
+            return await self._named(ref)
         if isinstance(ref, dict):
             from ..agents.llm_agent import AgentConfig, LLMAgent
 
@@ -133,7 +151,7 @@ class LocalHost(WorkflowHost):
         raise AssertionError("unreachable")
 
     async def run_agent(self, agent: Any, input: Any, ctx: ExecutionContext) -> dict[str, Any]:
-        target = self._agent(agent)
+        target = await self._agent(agent)
         name = getattr(target, "name", "") or ""
         self._agent_event(name, "started")
         try:

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from fakes.llm_server import FakeLLMServer
 from llmspell.core.context import ExecutionContext, Limits
 from llmspell.core.errors import Cancelled, Timeout, ToolError
 from llmspell.workflows import LocalHost, WorkflowTool, workflow_from_definition
@@ -562,3 +563,30 @@ async def test_inline_agent_without_model_is_a_clear_error(host: LocalHost) -> N
         host=host
     )
     assert unknown["errors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_find_agent_is_asked_once_for_a_name_the_host_lacks(fake_llm: FakeLLMServer) -> None:
+    from llmspell.agents import AgentConfig, LLMAgent
+    from llmspell.core.abc import BaseAgent
+
+    def echo(name: str) -> LLMAgent:
+        config = AgentConfig(name=name, model="openai/fake", base_url=fake_llm.base_url, api_key="sk")
+        return LLMAgent(config)
+
+    asked: list[str] = []
+
+    async def find(name: str) -> BaseAgent | None:
+        asked.append(name)
+        await asyncio.sleep(0.01)  # parallel steps arrive while the first lookup is under way
+        return echo(name) if name == "stored" else None
+
+    host = LocalHost(agents={"own": echo("own")}, find_agent=find)
+    steps = [{"name": f"s{i}", "agent": "stored", "input": f"q{i}"} for i in range(3)]
+    steps.append({"name": "own", "agent": "own", "input": "mine"})
+    result = await workflow_from_definition({"type": "parallel", "steps": steps}).execute(host=host)
+    assert result["success"] is True, result
+    assert result["outputs"]["s0"]["text"] == "Echo: q0" and result["outputs"]["own"]["text"] == "Echo: mine"
+    assert asked == ["stored"] and set(host.agents) == {"own", "stored"}
+    missing = workflow_from_definition({"type": "sequential", "steps": [{"agent": "ghost"}]})
+    assert (await missing.execute(host=host))["errors"][0]["code"] == "NOT_FOUND"
+    assert asked == ["stored", "ghost"]

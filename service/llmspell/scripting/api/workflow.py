@@ -1,9 +1,11 @@
 """``Workflow``: build workflows from tables or a builder, run them, offer them as tools.
 
 Workflows run against a host bound to the script's run: tools come from the run's
-toolbox (so ``Tool.register`` and ``agent:as_tool`` tools are usable), agents from the
-run's agents, and events go to the run's event stream. Workflows created by a run are
-known to that run by name (``Workflow.get/list`` and ``workflow="name"`` steps).
+toolbox (so ``Tool.register`` and ``agent:as_tool`` tools are usable), agents named by
+steps (``agent="name"``) are found as ``Agent.get`` finds them (the run's agent of that
+name, else the host's stored agent, fetched into the run when the step first runs), and
+events go to the run's event stream. Workflows created by a run are known to that run
+by name (``Workflow.get/list`` and ``workflow="name"`` steps).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ...core.abc import BaseAgent
 from ...core.abc import Workflow as WorkflowABC
 from ...core.context import ExecutionContext
 from ...core.errors import NotFound, ValidationError
-from .agent import ScriptAgent, _agents, create_agent
+from .agent import ScriptAgent, create_agent, lookup
 from .surface import ApiNamespace, ApiObject, ScriptEnv
 from .tool import toolbox
 
@@ -67,7 +69,7 @@ def script_host(env: ScriptEnv, ctx: ExecutionContext) -> WorkflowHost:
     from ...workflows import WorkflowHost
 
     class ScriptHost(WorkflowHost):
-        """Tools from the run's toolbox, the run's agents and workflows, the run's events."""
+        """Tools from the run's toolbox, agents as ``Agent.get``, the run's workflows and events."""
 
         @property
         def emits(self) -> bool:
@@ -102,7 +104,7 @@ def script_host(env: ScriptEnv, ctx: ExecutionContext) -> WorkflowHost:
             if isinstance(agent, ScriptAgent):
                 return await agent.execute(value)
             if isinstance(agent, str):
-                found = _agents(env).get(agent)
+                found = await lookup(env, ctx, agent)
                 if found is None:
                     raise NotFound.named("agent", agent)
                 return await found.execute(value)
