@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,15 @@ def start_daemon(
         time.sleep(0.05)
     daemon.stop(signal.SIGKILL)
     raise RuntimeError(f"llmspell serve not ready after {ready_timeout}s:\n{daemon.log()}")
+
+
+def daemon_on_backend(request: Any, tmp_path_factory: Any, prefix: str) -> Iterator[Daemon]:
+    """Body of a module-scoped daemon fixture parametrized ``sqlite``/``postgres``: a daemon on
+    that backend (Postgres through the ``postgres_url`` fixture), stopped cleanly at the end."""
+    tmp = Path(tmp_path_factory.mktemp(f"{prefix}-{request.param}"))
+    if request.param == "postgres":
+        running = start_daemon(tmp, database_url=request.getfixturevalue("postgres_url"))
+    else:
+        running = start_daemon(tmp)
+    yield running
+    assert running.stop() == 0, running.log()

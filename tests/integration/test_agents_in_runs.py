@@ -13,25 +13,18 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fakes.daemon import LLMSPELL, Daemon, start_daemon
+from fakes.daemon import LLMSPELL, Daemon, daemon_on_backend
 from fakes.llm_server import FakeLLMServer
 from llmspell.storage import Store, open_store
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def daemon(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = Path(tmp_path_factory.mktemp(f"agents-runs-{request.param}"))
-    if request.param == "postgres":
-        running = start_daemon(tmp, database_url=request.getfixturevalue("postgres_url"))
-    else:
-        running = start_daemon(tmp)
-    yield running
-    assert running.stop() == 0, running.log()
+    yield from daemon_on_backend(request, tmp_path_factory, "agents-runs")
 
 
 @pytest.fixture

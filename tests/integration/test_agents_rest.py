@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
 import httpx
 import pytest
-from fakes.daemon import Daemon, start_daemon
+from fakes.daemon import Daemon, daemon_on_backend
 from fakes.llm_server import FakeLLMServer
 from google.protobuf import json_format
 from llmspell.server.grpc.gen.llmspell.v1 import agents_pb2, agents_pb2_grpc
@@ -18,13 +17,7 @@ from llmspell.server.grpc.gen.llmspell.v1 import agents_pb2, agents_pb2_grpc
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def daemon(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = Path(tmp_path_factory.mktemp(f"agents-{request.param}"))
-    if request.param == "postgres":
-        running = start_daemon(tmp, database_url=request.getfixturevalue("postgres_url"))
-    else:
-        running = start_daemon(tmp)
-    yield running
-    assert running.stop() == 0, running.log()
+    yield from daemon_on_backend(request, tmp_path_factory, "agents")
 
 
 @pytest.fixture
