@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,7 +21,7 @@ from ..core.abc import Agent, AgentState
 from ..core.errors import Cancelled, ConfigError, LimitExceeded, Timeout, ValidationError
 from ..core.types import AgentInput, AgentOutput, ToolCallRecord, Usage
 from ..hooks.registry import HookRegistry, hooks_for
-from ..providers.abc import ChatMessage, ChatModel, ChatRequest, ChatResponse, ToolSpec
+from ..providers.abc import ChatChunk, ChatMessage, ChatModel, ChatRequest, ChatResponse, ToolSpec
 from ..providers.capabilities import capabilities_for
 from ..providers.pricing import cost_usd
 from ..providers.spec import ModelSpec, parse_model_spec
@@ -38,6 +39,9 @@ __all__ = ["AgentConfig", "LLMAgent"]
 T = TypeVar("T")
 
 _OVERRIDES = ("temperature", "max_tokens", "response_format")
+# Each a fixed tuple: the registry caches its lookups per tuple object.
+_AGENT_POINTS = ("BeforeAgentExecution", "AfterAgentExecution", "AgentError")
+_LLM_POINTS = ("BeforeLLMRequest", "AfterLLMRequest", "")
 
 
 def _positive_int(value: Any, name: str, *, minimum: int) -> int:
@@ -278,34 +282,39 @@ class LLMAgent(Agent):
         from ..hooks._fire import observed, watching
 
         component = ("agent", self.name)
+        await self._initialize_hooked(hooks, component, ctx)
+        outputs: list[AgentOutput] = []
+
+        async def call(data: dict[str, Any]) -> dict[str, Any]:
+            outputs.append(await self._execute(_input_from_hook(request, data), ctx))
+            return outputs[-1].to_dict()
+
+        execution = around(
+            hooks,
+            ctx,
+            component=component,
+            points=_AGENT_POINTS,
+            data=self._execution_data(request),
+            call=call,
+        )
+        result = await (observed(hooks, ctx, component, execution) if watching(hooks) else execution)
+        return self._output_from_hook(result, outputs)
+
+    async def _initialize_hooked(
+        self, hooks: HookRegistry, component: tuple[str, str], ctx: ExecutionContext
+    ) -> None:
+        """Create the chat model between BeforeAgentInit/AfterAgentInit (``{agent, model}``)."""
         if self._model is None:
             info = {"agent": self.name, "model": self.spec.label}
             await hooks.run("BeforeAgentInit", component, info, ctx)
             self.chat_model  # noqa: B018 - creating the model is the initialisation
             await hooks.run("AfterAgentInit", component, info, ctx)
-        outputs: list[AgentOutput] = []
 
-        async def call(data: dict[str, Any]) -> dict[str, Any]:
-            given = data.get("input")
-            given = given if isinstance(given, dict) else {"text": str(given or "")}
-            changed = AgentInput(
-                text=str(given.get("text", request.text)),
-                media=request.media,
-                parameters=dict(given.get("parameters") or request.parameters),
-            )
-            outputs.append(await self._execute(changed, ctx))
-            return outputs[-1].to_dict()
+    def _execution_data(self, request: AgentInput) -> dict[str, Any]:
+        return {"agent": self.name, "input": {"text": request.text, "parameters": dict(request.parameters)}}
 
-        data = {"agent": self.name, "input": {"text": request.text, "parameters": dict(request.parameters)}}
-        execution = around(
-            hooks,
-            ctx,
-            component=component,
-            points=("BeforeAgentExecution", "AfterAgentExecution", "AgentError"),
-            data=data,
-            call=call,
-        )
-        result = await (observed(hooks, ctx, component, execution) if watching(hooks) else execution)
+    def _output_from_hook(self, result: Any, outputs: list[AgentOutput]) -> AgentOutput:
+        """The output of a hooked execution: the last call's own unless the hooks changed it."""
         base = outputs[-1] if outputs else AgentOutput(text="", model=self.spec.label)
         if outputs and result == base.to_dict():
             return base
@@ -336,7 +345,7 @@ class LLMAgent(Agent):
         from ..hooks._fire import observed, watching
 
         component = ("llm", self.spec.label)
-        if not (hooks.chain("BeforeLLMRequest") or hooks.chain("AfterLLMRequest")):
+        if not hooks.active(_LLM_POINTS):
             answer = self.chat_model.complete(request)
             return await (observed(hooks, ctx, component, answer) if watching(hooks) else answer)
         from ..hooks._around import around
@@ -347,44 +356,61 @@ class LLMAgent(Agent):
             responses.append(await self.chat_model.complete(_request_from_hook(request, data)))
             return {"text": responses[-1].text, "finish_reason": responses[-1].finish_reason}
 
-        data = {
+        request_call = around(
+            hooks,
+            ctx,
+            component=component,
+            points=_LLM_POINTS,
+            data=self._request_data(request),
+            call=call,
+        )
+        result = await (observed(hooks, ctx, component, request_call) if watching(hooks) else request_call)
+        return _response_from_hook(result, responses[-1] if responses else None)
+
+    def _request_data(self, request: ChatRequest) -> dict[str, Any]:
+        return {
             "model": self.spec.label,
             "messages": [message.to_wire() for message in request.messages],
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
         }
-        request_call = around(
-            hooks,
-            ctx,
-            component=component,
-            points=("BeforeLLMRequest", "AfterLLMRequest", ""),
-            data=data,
-            call=call,
-        )
-        result = await (observed(hooks, ctx, component, request_call) if watching(hooks) else request_call)
-        last = responses[-1] if responses else None
-        if last is not None and isinstance(result, dict) and result.get("text") == last.text:
-            return last
-        text = result.get("text") if isinstance(result, dict) else result
-        return ChatResponse(text="" if text is None else str(text), usage=last.usage if last else None)
 
-    async def stream(self, request: AgentInput, ctx: ExecutionContext) -> AsyncIterator[str]:
+    def stream(self, request: AgentInput, ctx: ExecutionContext) -> AsyncIterator[str]:
         """Yield the answer's text deltas; tool calls run between model rounds.
 
         The complete :class:`AgentOutput` is in :attr:`last_output` once the iteration ends.
-        Raises as :meth:`execute`.
+        With hooks, the points of :meth:`execute` fire around the stream and each model
+        round (docs/hooks.md, "Streamed executions"). Raises as :meth:`execute`, while
+        iterating.
         """
+        hooks = hooks_for(ctx)
+        if hooks is None:
+            return self._stream(request, ctx, None)
+        return self._stream_hooked(hooks, request, ctx)
+
+    async def _stream(
+        self,
+        request: AgentInput,
+        ctx: ExecutionContext,
+        hooks: HookRegistry | None,
+        outputs: list[AgentOutput] | None = None,
+    ) -> AsyncGenerator[str, None]:
+        """The stream itself; with ``hooks``, each model round goes through :meth:`_llm_stream`
+        and LLMTokenStream. The output goes to :attr:`last_output` (and ``outputs``)."""
         run = self._begin(request, ctx)
         try:
             while True:
                 await self.lifecycle.checkpoint(run.generation, run.deadline)
-                chunks = self.chat_model.stream(self._chat_request(run))
+                chunks = (
+                    self.chat_model.stream(self._chat_request(run))
+                    if hooks is None
+                    else self._llm_stream(hooks, run, ctx)
+                )
                 response: ChatResponse | None = None
                 try:
                     while response is None:
                         chunk = await self._guard(anext(chunks), ctx, run)
                         if chunk.kind == "text":
-                            hooks = hooks_for(ctx)
                             if hooks is not None and hooks.chain("LLMTokenStream"):
                                 yield await _token_hook(hooks, self.spec.label, chunk.text, ctx)
                                 continue
@@ -394,7 +420,9 @@ class LLMAgent(Agent):
                 finally:
                     await chunks.aclose()
                 if response is None or not await self._after_answer(run, response, ctx):
-                    self.last_output = self._finish(run)
+                    output = self._finish(run)
+                    if outputs is not None:
+                        outputs.append(output)
                     return
         except GeneratorExit:
             self._end(run, failed=False)
@@ -402,6 +430,121 @@ class LLMAgent(Agent):
         except BaseException:
             self._end(run, failed=True)
             raise
+
+    async def _stream_hooked(
+        self, hooks: HookRegistry, request: AgentInput, ctx: ExecutionContext
+    ) -> AsyncGenerator[str, None]:
+        """:meth:`stream` as :meth:`_execute_hooked` runs :meth:`execute`: initialisation
+        points, the agent execution points (when hooked) and the watchers around it all."""
+        from ..hooks._fire import observed_stream, watching
+
+        component = ("agent", self.name)
+        await self._initialize_hooked(hooks, component, ctx)
+        deltas = (
+            self._stream_around(hooks, component, request, ctx)
+            if hooks.active(_AGENT_POINTS)
+            else self._stream(request, ctx, hooks)
+        )
+        if watching(hooks):
+            deltas = observed_stream(hooks, ctx, component, deltas)
+        async with aclosing(deltas):
+            async for delta in deltas:
+                yield delta
+
+    async def _stream_around(
+        self, hooks: HookRegistry, component: tuple[str, str], request: AgentInput, ctx: ExecutionContext
+    ) -> AsyncGenerator[str, None]:
+        """The stream between BeforeAgentExecution/AfterAgentExecution/AgentError.
+
+        An answer that did not stream (a hook's replace, a cache hit, a recovered error)
+        goes out as one delta when nothing went out before it.
+        """
+        from ..hooks._around import Settled, around_stream
+
+        outputs: list[AgentOutput] = []
+        items = around_stream(
+            hooks,
+            ctx,
+            component=component,
+            points=_AGENT_POINTS,
+            data=self._execution_data(request),
+            call=lambda data: self._stream(_input_from_hook(request, data), ctx, hooks, outputs),
+            result=lambda: outputs[-1].to_dict(),
+            branch=lambda data: self._execute(_input_from_hook(request, data), ctx),
+        )
+        settled: Settled | None = None
+        async with aclosing(items):
+            async for item in items:
+                if isinstance(item, Settled):
+                    settled = item
+                else:
+                    yield item
+        assert settled is not None  # around_stream settles or raises
+        # Set again: a forked execution that ended after the stream set its own.
+        output = self.last_output = self._output_from_hook(settled.result, outputs)
+        if not settled.sent and output.text and not (outputs and output is outputs[-1]):
+            yield output.text
+
+    def _llm_stream(
+        self, hooks: HookRegistry, run: _Run, ctx: ExecutionContext
+    ) -> AsyncGenerator[ChatChunk, None]:
+        """One streamed model round as :meth:`_complete` makes one model call: between
+        BeforeLLMRequest/AfterLLMRequest when hooked, observed by the watchers."""
+        from ..hooks._fire import observed_stream, watching
+
+        request = self._chat_request(run)
+        component = ("llm", self.spec.label)
+        chunks = (
+            self._llm_around(hooks, component, request, ctx)
+            if hooks.active(_LLM_POINTS)
+            else self.chat_model.stream(request)
+        )
+        if not watching(hooks):
+            return chunks
+        return observed_stream(hooks, ctx, component, chunks, last=_is_done)
+
+    async def _llm_around(
+        self, hooks: HookRegistry, component: tuple[str, str], request: ChatRequest, ctx: ExecutionContext
+    ) -> AsyncGenerator[ChatChunk, None]:
+        from ..hooks._around import Settled, around_stream
+
+        responses: list[ChatResponse] = []
+
+        async def call(data: dict[str, Any]) -> AsyncGenerator[ChatChunk, None]:
+            async with aclosing(self.chat_model.stream(_request_from_hook(request, data))) as chunks:
+                async for chunk in chunks:
+                    if chunk.kind == "text":
+                        yield chunk
+                    elif chunk.response is not None:
+                        responses.append(chunk.response)
+
+        def result() -> dict[str, Any]:
+            last = responses[-1] if responses else ChatResponse(text="")
+            return {"text": last.text, "finish_reason": last.finish_reason}
+
+        items = around_stream(
+            hooks,
+            ctx,
+            component=component,
+            points=_LLM_POINTS,
+            data=self._request_data(request),
+            call=call,
+            result=result,
+            branch=lambda data: self.chat_model.complete(_request_from_hook(request, data)),
+        )
+        settled: Settled | None = None
+        async with aclosing(items):
+            async for item in items:
+                if isinstance(item, Settled):
+                    settled = item
+                else:
+                    yield item
+        assert settled is not None  # around_stream settles or raises
+        last = responses[-1] if responses else None
+        response = _response_from_hook(settled.result, last)
+        if not settled.sent and response.text and response is not last:
+            yield ChatChunk(kind="text", text=response.text)
+        yield ChatChunk(kind="done", response=response)
 
     def _begin(self, request: AgentInput, ctx: ExecutionContext) -> _Run:
         self.lifecycle.accepting()
@@ -576,6 +719,30 @@ class _Guard:
         if not self.done:
             self.fired = True
             self.task.cancel()
+
+
+def _is_done(chunk: ChatChunk) -> bool:
+    return chunk.kind == "done"
+
+
+def _input_from_hook(request: AgentInput, data: dict[str, Any]) -> AgentInput:
+    """``request`` with the changes a BeforeAgentExecution hook made to its ``input``."""
+    given = data.get("input")
+    given = given if isinstance(given, dict) else {"text": str(given or "")}
+    return AgentInput(
+        text=str(given.get("text", request.text)),
+        media=request.media,
+        parameters=dict(given.get("parameters") or request.parameters),
+    )
+
+
+def _response_from_hook(result: Any, last: ChatResponse | None) -> ChatResponse:
+    """The answer of a hooked model call: ``last`` (the model's own) unless the hooks
+    changed its text (then the text, with ``last``'s usage)."""
+    if last is not None and isinstance(result, dict) and result.get("text") == last.text:
+        return last
+    text = result.get("text") if isinstance(result, dict) else result
+    return ChatResponse(text="" if text is None else str(text), usage=last.usage if last else None)
 
 
 def _request_from_hook(request: ChatRequest, data: dict[str, Any]) -> ChatRequest:

@@ -1,17 +1,19 @@
 """Running a component call between its before/after/error hook points.
 
-Components call :func:`around` only when :func:`~llmspell.hooks.hooks_for` returned a
-registry, so the unhooked path costs nothing. The call receives the (possibly modified)
-point data and returns the result; every result kind is applied here, once for all
-components.
+Components call :func:`around` (or :func:`around_stream` for a call whose result arrives
+as a stream) only when :func:`~llmspell.hooks.hooks_for` returned a registry, so the
+unhooked path costs nothing. The call receives the (possibly modified) point data and
+returns the result; every result kind is applied here, once for all components.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.errors import Cancelled, LLMSpellError, ValidationError
 from .abc import HookContext, HookResult
@@ -21,10 +23,11 @@ if TYPE_CHECKING:
     from ..core.context import ExecutionContext
     from .registry import HookRegistry, RegisteredHook
 
-__all__ = ["UNFIRED", "around", "run_around"]
+__all__ = ["UNFIRED", "Settled", "around", "around_stream", "run_around"]
 
 log = logging.getLogger("llmspell.hooks")
 
+T = TypeVar("T")
 Call = Callable[[dict[str, Any]], Awaitable[Any]]
 UNFIRED: Any = object()  # run_around: the before point is still to fire
 
@@ -148,6 +151,123 @@ async def run_around(
             if pre is not None and cache_key:
                 result_cache().put(cache_key, result, pre.ttl_s)
             return result
+    finally:
+        if forks:
+            await asyncio.gather(*forks, return_exceptions=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The last item :func:`around_stream` yields: the call's result as the hooks left it.
+
+    Attributes:
+        result: the call's own result, or what a hook answered or changed it to.
+        sent: whether items of the call went out before it settled.
+    """
+
+    result: Any
+    sent: bool
+
+
+async def around_stream(
+    registry: HookRegistry,
+    ctx: ExecutionContext,
+    *,
+    component: tuple[str, str],
+    points: tuple[str, str, str],
+    data: dict[str, Any],
+    call: Callable[[dict[str, Any]], AsyncGenerator[T, None]],
+    result: Callable[[], Any],
+    branch: Call,
+) -> AsyncGenerator[T | Settled, None]:
+    """:func:`around` for a call whose result arrives as a stream of items.
+
+    Yields the items of ``call(data)`` as they come, then one :class:`Settled`: the result
+    (``result()`` is the call's own, read once its items ran out) after the hooks. The
+    points act as in :func:`around`, except that items which went out are not taken back:
+
+    - before: ``modified`` changes ``data``; ``replace`` and a ``cache`` hit settle without
+      calling (no item); ``fork`` awaits ``branch`` (not streamed) on each branch's data
+      before settling; ``redirect`` is refused.
+    - after (data + ``result``): ``modified``/``replace`` change the settled result only;
+      ``retry`` calls again only while no item went out (else the result stands).
+    - error (data + ``error``): ``replace`` settles with its result; ``retry`` calls again
+      only while no item went out (else the error propagates).
+
+    Raises:
+        HookCancelled: a hook answered ``cancel`` (at the before point: nothing was called).
+        ValidationError: a before hook answered ``redirect`` or did not keep the data a table.
+    """
+    before, after, error = points
+    before_hooks, after_hooks, error_hooks = registry.chains(points)
+    cache_key = ""
+    ttl_s = 0.0
+    forks: list[asyncio.Future[Any]] = []
+    if before_hooks:
+        pre = await registry.run(before, component, data, ctx)
+        kind = pre.kind
+        if kind == "replace":
+            yield Settled(pre.result, sent=False)
+            return
+        if pre.data is not data:
+            if not isinstance(pre.data, dict):
+                raise ValidationError(
+                    f"a {before} hook must keep the data a table, got {type(pre.data).__name__}"
+                )
+            data = pre.data
+        if kind == "redirect":
+            raise ValidationError(f"{component[0]} calls cannot be redirected (hook at {before})")
+        if kind == "cache":
+            cache_key, ttl_s = f"{component[0]}:{component[1]}:{pre.key}", pre.ttl_s
+            hit, value = result_cache().get(cache_key)
+            if hit:
+                yield Settled(value, sent=False)
+                return
+        elif kind == "fork":
+            forks = [
+                asyncio.ensure_future(_quiet(branch, dict(given)))
+                for given in pre.branches
+                if isinstance(given, dict)
+            ]
+    sent = False
+    attempt = 1
+    try:
+        while True:
+            try:
+                async with aclosing(call(data)) as items:
+                    async for item in items:
+                        sent = True
+                        yield item
+                value = result()
+            except (Cancelled, asyncio.CancelledError):
+                raise
+            except LLMSpellError as exc:
+                if not error_hooks:
+                    raise
+                failed = {**data, "error": exc.to_dict()}
+                outcome = await registry.run(error, component, failed, ctx, attempt=attempt)
+                if outcome.kind == "replace":
+                    yield Settled(outcome.result, sent)
+                    return
+                if outcome.kind == "retry" and attempt < outcome.max_attempts and not sent:
+                    attempt = await _backoff(attempt, outcome.delay_ms)
+                    continue
+                raise
+            if after_hooks:
+                post = await registry.run(after, component, {**data, "result": value}, ctx, attempt=attempt)
+                if post.kind == "modified" and isinstance(post.data, dict):
+                    value = post.data.get("result")
+                elif post.kind == "replace":
+                    value = post.result
+                elif post.kind == "retry" and attempt < post.max_attempts:
+                    if not sent:
+                        attempt = await _backoff(attempt, post.delay_ms)
+                        continue
+                    log.info("a %s hook answered retry after the stream went out; the result stands", after)
+            if cache_key:
+                result_cache().put(cache_key, value, ttl_s)
+            yield Settled(value, sent)
+            return
     finally:
         if forks:
             await asyncio.gather(*forks, return_exceptions=True)

@@ -9,7 +9,7 @@ whose ``cancel`` refuses the change.
 - :func:`observed` awaits a component call, fires ``ResourceLimitExceeded`` /
   ``SecurityViolation`` when it fails with ``LIMIT_EXCEEDED``/``TIMEOUT`` /
   ``SANDBOX_VIOLATION`` and ``PerformanceThresholdExceeded`` when it took longer than
-  ``ctx.limits.slow_call_ms``.
+  ``ctx.limits.slow_call_ms``; :func:`observed_stream` does the same for a stream.
 - :func:`report_error` fires the error points once per error object, however many layers
   the error crosses.
 - :func:`watch_memory` is the daemon's loop firing ``MemoryUsageHigh`` on process RSS.
@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.errors import LLMSpellError
@@ -34,6 +35,7 @@ __all__ = [
     "limit_data",
     "observe",
     "observed",
+    "observed_stream",
     "process_rss_mb",
     "report_error",
     "watch_memory",
@@ -149,6 +151,44 @@ async def observed(
         raise
     await _slow(registry, ctx, component, started, data, failed=False)
     return result
+
+
+async def observed_stream(
+    registry: HookRegistry,
+    ctx: ExecutionContext,
+    component: tuple[str, str],
+    items: AsyncGenerator[T, None],
+    data: dict[str, Any] | None = None,
+    *,
+    last: Callable[[T], bool] | None = None,
+) -> AsyncGenerator[T, None]:
+    """:func:`observed` for a stream: yield ``items``, firing the error points if it fails
+    and ``PerformanceThresholdExceeded`` if it took longer than the threshold.
+
+    The duration is the time spent producing the items, from the first step to the end
+    (the time the reader held the stream between two items is not counted). The end is
+    the end of ``items``, or the item ``last`` accepts (a reader may stop there). A stream
+    closed before its end (the reader stopped) fires nothing, as a cancelled call.
+    """
+    busy = 0.0
+    mark = time.perf_counter()
+    try:
+        async with aclosing(items):
+            async for item in items:
+                busy += time.perf_counter() - mark
+                if last is not None and last(item):
+                    await _slow(registry, ctx, component, time.perf_counter() - busy, data, failed=False)
+                    yield item
+                    return
+                yield item
+                mark = time.perf_counter()
+    except LLMSpellError as exc:
+        busy += time.perf_counter() - mark
+        await report_error(registry, ctx, exc, component)
+        await _slow(registry, ctx, component, time.perf_counter() - busy, data, failed=True)
+        raise
+    busy += time.perf_counter() - mark
+    await _slow(registry, ctx, component, time.perf_counter() - busy, data, failed=False)
 
 
 async def _slow(
