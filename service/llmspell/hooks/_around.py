@@ -96,12 +96,7 @@ async def run_around(
         kind = pre.kind
         if kind == "replace":
             return pre.result
-        if pre.data is not data:
-            if not isinstance(pre.data, dict):
-                raise ValidationError(
-                    f"a {before} hook must keep the data a table, got {type(pre.data).__name__}"
-                )
-            data = pre.data
+        data = _data_after(pre, data, before)
         if kind == "redirect":
             if redirect is None:
                 raise ValidationError(f"{component[0]} calls cannot be redirected (hook at {before})")
@@ -209,12 +204,7 @@ async def around_stream(
         if kind == "replace":
             yield Settled(pre.result, sent=False)
             return
-        if pre.data is not data:
-            if not isinstance(pre.data, dict):
-                raise ValidationError(
-                    f"a {before} hook must keep the data a table, got {type(pre.data).__name__}"
-                )
-            data = pre.data
+        data = _data_after(pre, data, before)
         if kind == "redirect":
             raise ValidationError(f"{component[0]} calls cannot be redirected (hook at {before})")
         if kind == "cache":
@@ -285,3 +275,13 @@ async def _quiet(runner: Call, data: dict[str, Any]) -> Any:
     except Exception:
         log.info("a forked call failed", exc_info=True)
         return None
+
+
+def _data_after(pre: HookResult, data: dict[str, Any], before: str) -> dict[str, Any]:
+    """The call's data after the ``before`` hooks: theirs when they changed it (a table)."""
+    if pre.data is data:
+        return data
+    if not isinstance(pre.data, dict):
+        raise ValidationError(f"a {before} hook must keep the data a table, got {type(pre.data).__name__}")
+    changed: dict[str, Any] = pre.data
+    return changed
