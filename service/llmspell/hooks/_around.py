@@ -279,9 +279,9 @@ async def _quiet(runner: Call, data: dict[str, Any]) -> Any:
 
 def _data_after(pre: HookResult, data: dict[str, Any], before: str) -> dict[str, Any]:
     """The call's data after the ``before`` hooks: theirs when they changed it (a table)."""
-    if pre.data is data:
+    changed: object = pre.data
+    if changed is data:
         return data
-    if not isinstance(pre.data, dict):
-        raise ValidationError(f"a {before} hook must keep the data a table, got {type(pre.data).__name__}")
-    changed: dict[str, Any] = pre.data
+    if not isinstance(changed, dict):
+        raise ValidationError(f"a {before} hook must keep the data a table, got {type(changed).__name__}")
     return changed
