@@ -92,3 +92,41 @@ async def test_a_failed_flush_keeps_the_events_pending(store: Store) -> None:
     flush.forget(writer)
     await writer.drain()
     assert [seq for seq, _kind, _data in writer.take_pending()] == [1, 2]
+
+
+async def test_the_in_process_hub_gets_events_without_a_task(store: Store) -> None:
+    hub = MemoryRunEventHub()
+    (writer,) = await _writers(store, hub, 1, age_s=0)
+    tasks = len(asyncio.all_tasks())
+    writer.emit("status", {"status": "running"})  # on the owner loop: published at once
+    writer.write("hello")
+    assert len(asyncio.all_tasks()) == tasks
+    assert await hub.has_history(writer.run_id)
+    seen = []
+    async for event in hub.subscribe(writer.run_id):
+        seen.append((event.id, event.event))
+        if event.id == 2:
+            break
+    assert seen == [(1, "status"), (2, "stdout")]
+
+
+async def test_events_from_another_thread_reach_the_hub_in_order(store: Store) -> None:
+    import threading
+
+    hub = MemoryRunEventHub()
+    (writer,) = await _writers(store, hub, 1, age_s=0)
+
+    def produce() -> None:
+        for i in range(200):
+            writer.emit("log", {"i": i})
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    ids = []
+    async for event in hub.subscribe(writer.run_id):
+        ids.append(event.id)
+        if event.id == 200:
+            break
+    thread.join()
+    await writer.drain()
+    assert ids == list(range(1, 201))

@@ -45,6 +45,11 @@ class RunEventHub(ABC):
     async def publish(self, events: Sequence[RunEvent]) -> None:
         """Append events (all of one run, ids increasing) to the run's stream."""
 
+    def publish_nowait(self, events: Sequence[RunEvent]) -> bool:
+        """Publish at once when that needs no I/O and return True; False (nothing done)
+        when the caller must await :meth:`publish` instead."""
+        return False
+
     @abstractmethod
     def subscribe(self, run_id: str, after: int = 0) -> AsyncIterator[RunEvent]:
         """Events of ``run_id`` with ``id > after``, replayed then live, ending after the

@@ -45,8 +45,11 @@ class MemoryRunEventHub(RunEventHub):
             self._streams.pop(run_id, None)
 
     async def publish(self, events: Sequence[RunEvent]) -> None:
+        self.publish_nowait(events)
+
+    def publish_nowait(self, events: Sequence[RunEvent]) -> bool:
         if not events:
-            return
+            return True
         stream = self._stream(events[0].run_id)
         stream.events.extend(events)
         if events[-1].event == "end":
@@ -55,6 +58,7 @@ class MemoryRunEventHub(RunEventHub):
             self._expire()
         stream.changed.set()
         stream.changed = asyncio.Event()
+        return True
 
     async def subscribe(self, run_id: str, after: int = 0) -> AsyncIterator[RunEvent]:
         last = after

@@ -101,8 +101,21 @@ class RunEventWriter:
     def _schedule_publish(self) -> None:
         with self._lock:
             self._waking = False  # events emitted from now on wake the loop again
-        if self._publishing is None or self._publishing.done():
-            self._publishing = self._loop.create_task(self._publish_live(), name=f"run-events-{self.run_id}")
+        if self._publishing is not None and not self._publishing.done():
+            return  # the running publisher takes these events too
+        with self._lock:
+            batch, self._live = self._live, []
+        if not batch:
+            return
+        try:
+            if self._hub.publish_nowait(batch):
+                return  # the in-process hub: no task per wake-up
+        except Exception:
+            log.warning("publishing events of run %s failed", self.run_id, exc_info=True)
+            return
+        with self._lock:
+            self._live[:0] = batch
+        self._publishing = self._loop.create_task(self._publish_live(), name=f"run-events-{self.run_id}")
 
     async def _publish_live(self) -> None:
         while True:
