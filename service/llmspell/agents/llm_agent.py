@@ -262,14 +262,18 @@ class LLMAgent(Agent):
             return await self._execute_hooked(hooks, request, ctx)
         return await self._execute(request, ctx)
 
-    async def _execute(self, request: AgentInput, ctx: ExecutionContext) -> AgentOutput:
+    async def _execute(
+        self, request: AgentInput, ctx: ExecutionContext, *, branch: bool = False
+    ) -> AgentOutput:
+        """:meth:`execute` itself. ``branch``: a branch of a ``fork`` hook result, whose
+        output is returned but not kept as :attr:`last_output` (the main call's is)."""
         run = self._begin(request, ctx)
         try:
             while True:
                 await self.lifecycle.checkpoint(run.generation, run.deadline)
                 response = await self._guard(self._complete(run, ctx), ctx, run)
                 if not await self._after_answer(run, response, ctx):
-                    return self._finish(run)
+                    return self._finish(run, branch=branch)
         except BaseException:
             self._end(run, failed=True)
             raise
@@ -277,7 +281,11 @@ class LLMAgent(Agent):
     async def _execute_hooked(
         self, hooks: HookRegistry, request: AgentInput, ctx: ExecutionContext
     ) -> AgentOutput:
-        """:meth:`execute` between the agent hook points (data: ``{agent, input={text, parameters}}``)."""
+        """:meth:`execute` between the agent hook points (data: ``{agent, input={text, parameters}}``).
+
+        A ``fork``'s branches run through :meth:`_branch`, apart from ``outputs``: the output
+        and :attr:`last_output` stay the main call's.
+        """
         from ..hooks._around import around
         from ..hooks._fire import observed, watching
 
@@ -296,6 +304,7 @@ class LLMAgent(Agent):
             points=_AGENT_POINTS,
             data=self._execution_data(request),
             call=call,
+            branch=lambda data: self._branch(request, data, ctx),
         )
         result = await (observed(hooks, ctx, component, execution) if watching(hooks) else execution)
         return self._output_from_hook(result, outputs)
@@ -309,6 +318,13 @@ class LLMAgent(Agent):
             await hooks.run("BeforeAgentInit", component, info, ctx)
             self.chat_model  # noqa: B018 - creating the model is the initialisation
             await hooks.run("AfterAgentInit", component, info, ctx)
+
+    async def _branch(
+        self, request: AgentInput, data: dict[str, Any], ctx: ExecutionContext
+    ) -> dict[str, Any]:
+        """One branch of a BeforeAgentExecution ``fork``: ``request`` with the branch's data."""
+        output = await self._execute(_input_from_hook(request, data), ctx, branch=True)
+        return output.to_dict()
 
     def _execution_data(self, request: AgentInput) -> dict[str, Any]:
         return {"agent": self.name, "input": {"text": request.text, "parameters": dict(request.parameters)}}
@@ -363,6 +379,7 @@ class LLMAgent(Agent):
             points=_LLM_POINTS,
             data=self._request_data(request),
             call=call,
+            branch=lambda data: self.chat_model.complete(_request_from_hook(request, data)),
         )
         result = await (observed(hooks, ctx, component, request_call) if watching(hooks) else request_call)
         return _response_from_hook(result, responses[-1] if responses else None)
@@ -470,7 +487,7 @@ class LLMAgent(Agent):
             data=self._execution_data(request),
             call=lambda data: self._stream(_input_from_hook(request, data), ctx, hooks, outputs),
             result=lambda: outputs[-1].to_dict(),
-            branch=lambda data: self._execute(_input_from_hook(request, data), ctx),
+            branch=lambda data: self._branch(request, data, ctx),
         )
         settled: Settled | None = None
         async with aclosing(items):
@@ -480,8 +497,7 @@ class LLMAgent(Agent):
                 else:
                     yield item
         assert settled is not None  # around_stream settles or raises
-        # Set again: a forked execution that ended after the stream set its own.
-        output = self.last_output = self._output_from_hook(settled.result, outputs)
+        output = self._output_from_hook(settled.result, outputs)
         if not settled.sent and output.text and not (outputs and output is outputs[-1]):
             yield output.text
 
@@ -621,7 +637,7 @@ class LLMAgent(Agent):
             run.turn.append(message)
         return True
 
-    def _finish(self, run: _Run) -> AgentOutput:
+    def _finish(self, run: _Run, *, branch: bool = False) -> AgentOutput:
         self._history = trim_history([*self._history, *run.turn], self.config.memory_limit)
         self._end(run, failed=False)
         last = run.last
@@ -643,7 +659,8 @@ class LLMAgent(Agent):
                 "duration_ms": round((time.monotonic() - run.started) * 1000, 3),
             },
         )
-        self.last_output = output
+        if not branch:
+            self.last_output = output
         return output
 
     def _end(self, run: _Run, *, failed: bool) -> None:

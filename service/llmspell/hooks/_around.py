@@ -41,12 +41,15 @@ def around(
     data: dict[str, Any],
     call: Call,
     redirect: Callable[[str], Call] | None = None,
+    branch: Call | None = None,
 ) -> Coroutine[Any, Any, Any]:
     """Fire ``points`` = (before, after, error) around ``call(data)``; await the result.
 
     - before: ``modified`` changes ``data``; ``replace`` returns ``result`` without
       calling; ``redirect`` calls ``redirect(target)`` instead; ``cache`` answers from the
-      result cache or stores the call's result; ``fork`` also calls each branch.
+      result cache or stores the call's result; ``fork`` also calls ``branch`` (default:
+      ``call``) on each branch's data, concurrently, and awaits them before returning; the
+      result is the call's own (a branch's is dropped; a failed branch is logged).
     - after (data + ``result``): ``modified`` takes ``data["result"]``; ``replace`` takes
       ``result``; ``retry`` calls again.
     - error (data + ``error``): ``replace`` recovers with ``result``; ``retry`` calls again;
@@ -59,7 +62,9 @@ def around(
     Raises:
         HookCancelled: a hook answered ``cancel``.
     """
-    return run_around(registry, ctx, component, points, registry.chains(points), data, call, redirect)
+    return run_around(
+        registry, ctx, component, points, registry.chains(points), data, call, redirect, branch=branch
+    )
 
 
 async def run_around(
@@ -72,12 +77,14 @@ async def run_around(
     call: Call,
     redirect: Callable[[str], Call] | None,
     fired: Any = UNFIRED,
+    *,
+    branch: Call | None = None,
 ) -> Any:
     """:func:`around` with the points' chains already looked up (``registry.chains(points)``).
 
     ``fired``: what :meth:`HookRegistry.dispatch` answered for the before point when the
     caller fired it already (a caller with only before hooks calls directly when they all
-    continue, and hands over the rest).
+    continue, and hands over the rest). ``branch``: what a ``fork`` calls, as in :func:`around`.
     """
     before, after, error = points
     hooks, after_hooks = chains[0], chains[1]
@@ -107,10 +114,11 @@ async def run_around(
             if hit:
                 return value
         elif kind == "fork":
+            forked = call if branch is None else branch
             forks = [
-                asyncio.ensure_future(_quiet(runner, dict(branch)))
-                for branch in pre.branches
-                if isinstance(branch, dict)
+                asyncio.ensure_future(_quiet(forked, dict(given)))
+                for given in pre.branches
+                if isinstance(given, dict)
             ]
     attempt = 1
     try:

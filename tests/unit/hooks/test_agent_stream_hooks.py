@@ -12,7 +12,7 @@ from fakes.llm_server import FakeLLMServer
 from llmspell.agents import AgentConfig, LLMAgent
 from llmspell.core.config import ProviderConfig, Settings
 from llmspell.core.context import ExecutionContext, Limits
-from llmspell.core.errors import LimitExceeded
+from llmspell.core.errors import LimitExceeded, ProviderError
 from llmspell.core.types import AgentInput
 from llmspell.hooks import HookCancelled, HookContext, HookRegistry, HookResult
 from llmspell.runtime.runner import execute_script
@@ -135,6 +135,28 @@ async def test_fork_runs_branches_beside_the_stream(fake_llm: FakeLLMServer) -> 
     assert text == "Echo: main"
     assert sorted(r["messages"][-1]["content"] for r in fake_llm.requests) == ["branch", "main"]
     assert agent.last_output is not None and agent.last_output.text == "Echo: main"
+
+
+async def test_a_forked_branch_is_not_the_last_output_of_a_failed_stream(fake_llm: FakeLLMServer) -> None:
+    registry = HookRegistry()
+    failed = asyncio.Event()
+
+    async def hold_branch(c: HookContext) -> None:
+        if c.data["messages"][-1]["content"] == "branch":
+            await failed.wait()  # the branch ends after the main stream failed
+
+    registry.register(
+        "BeforeAgentExecution",
+        lambda c: HookResult.fork([{**c.data, "input": {"text": "branch"}}]),
+    )
+    registry.register("BeforeLLMRequest", hold_branch)
+    registry.register("AgentError", lambda c: failed.set())
+    agent = make_agent(fake_llm)
+    fake_llm.fail_next(500)
+    with pytest.raises(ProviderError):
+        await deltas(agent.stream(AgentInput(text="main"), hooked(registry)))
+    assert [r["messages"][-1]["content"] for r in fake_llm.requests] == ["main", "branch"]
+    assert agent.last_output is None
 
 
 async def test_after_agent_execution_changes_the_output_not_the_sent_deltas(fake_llm: FakeLLMServer) -> None:
