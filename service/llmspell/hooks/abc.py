@@ -12,7 +12,7 @@ meaning *continue*). Results, by ``kind``:
 - ``retry``: (after/error points) run the call again after ``delay_ms``, at most
   ``max_attempts`` attempts in all.
 - ``fork``: also run the call with each of ``branches`` (alternative data), concurrently;
-  the main result is returned, the branches' results are recorded.
+  the main result is returned; the branches' results are dropped (a failed branch is logged).
 - ``cache``: (before points) answer from the result cache under ``key`` when present,
   otherwise run the call and keep its result for ``ttl_s`` seconds.
 
