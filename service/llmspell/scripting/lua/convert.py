@@ -38,17 +38,20 @@ _HOOKS_ABC = __name__.rsplit(".", 3)[0] + ".hooks.abc"
 class LuaConverter:
     """Converts values for the run ``run`` (which owns the runtime and the kernel)."""
 
-    def __init__(self, run: LuaRun) -> None:
+    def __init__(self, run: LuaRun, kernel_functions: tuple[Any, ...]) -> None:
+        """``kernel_functions``: the kernel's classify, explode, hook_context, mark_array,
+        make_object, make_iterator and bridge (looked up once per runtime)."""
         self._run = run
-        kernel = run.kernel
         self._table_from = run.runtime.table_from
-        self._classify = kernel.classify
-        self._explode = kernel.explode
-        self._hook_context = kernel.hook_context
-        self._mark_array = kernel.mark_array
-        self._make_object = kernel.make_object
-        self._make_iterator = kernel.make_iterator
-        self._bridge = kernel.bridge
+        (
+            self._classify,
+            self._explode,
+            self._hook_context,
+            self._mark_array,
+            self._make_object,
+            self._make_iterator,
+            self._bridge,
+        ) = kernel_functions
         self.null = run.null
         self._objects: dict[int, tuple[ApiObject, Any]] = {}
 

@@ -109,6 +109,7 @@ class _Shell:
     __slots__ = (
         "baseline",
         "close_run",
+        "converter_functions",
         "driver",
         "idle_since",
         "kernel",
@@ -140,6 +141,16 @@ class _Shell:
             kernel.spawn,
             kernel.fatal,
             kernel.make_namespace,
+        )
+        # Each lookup makes a new Python wrapper: per runtime, not per run.
+        self.converter_functions = (
+            kernel.classify,
+            kernel.explode,
+            kernel.hook_context,
+            kernel.mark_array,
+            kernel.make_object,
+            kernel.make_iterator,
+            kernel.bridge,
         )
         self.runs = 0
         self.baseline = self.runtime.get_memory_used()
@@ -260,7 +271,7 @@ class LuaRun:
             self.null = shell.open_run(host)
         except lua54.LuaMemoryError as exc:
             raise LimitExceeded("memory limit too small to start the Lua runtime") from exc
-        self.conv = LuaConverter(self)
+        self.conv = LuaConverter(self, shell.converter_functions)
         self._violation_bridge = self.wrap_callable(self._violation)
         (
             self._step,
