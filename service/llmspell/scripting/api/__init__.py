@@ -56,6 +56,7 @@ _GLOBALS: dict[str, str] = {
     "Artifact": "session",
     "Hook": "hook",
     "Event": "event",
+    "JSON": "json_api",
 }
 
 

@@ -314,6 +314,10 @@ end
 
 -- Names the sandbox removed raise SANDBOX_VIOLATION instead of reading as nil, so an
 -- escape attempt fails loudly at the line that tried it.
+-- Lazy globals with Lua-side members, created before the Python module adds its own
+-- (filled once those members are defined, below).
+local PRESETS
+
 local function guard(tbl, label, removed, lazy)
   return raw_setmetatable(tbl, { __index = function(t, key)
     if removed[key] then
@@ -321,6 +325,8 @@ local function guard(tbl, label, removed, lazy)
     end
     if lazy and lazy[key] then
       lazy[key] = nil
+      local preset = PRESETS[key]
+      if preset then raw_rawset(t, key, preset()) end
       finish_call(host_load_global(key))
       return raw_rawget(t, key)
     end
@@ -358,6 +364,10 @@ local function mark_array(t)
   if raw_getmetatable(t) == nil then raw_setmetatable(t, ARRAY_MT) end
   return t
 end
+
+PRESETS = {
+  JSON = function() return { null = JSON_NULL, array = mark_array } end,
+}
 
 -- Hook contexts: `data` stays a Python value until the hook first reads it (most hooks
 -- never do), then it is converted once and stored in the table.
@@ -567,7 +577,6 @@ function build_env()
     close = co_close,
   }
   env.Streaming = { create = streaming_create }
-  env.JSON = { null = JSON_NULL, array = mark_array }
   guard(env, "", REMOVED_GLOBALS, lazy_globals)
   guard(env.os, "os.", REMOVED_OS)
   guard(string_safe, "string.", REMOVED_STRING)
