@@ -113,3 +113,26 @@ async def test_runtimes_kept_past_a_burst_are_dropped_after_a_while(
     engine.trim_idle_runtimes(time.monotonic() + engine._IDLE_BURST_S + 1)
     assert len(idle) == engine._IDLE_SHELLS
     assert len(shells_created) == created
+
+
+async def test_namespace_functions_are_wrapped_on_first_use_and_listed_by_pairs() -> None:
+    from llmspell.runtime.runner import execute_script
+
+    outcome = await execute_script(
+        """
+        local before = rawget(Agent, "create")
+        local create = Agent.create
+        local after = rawget(Agent, "create")
+        local names = {}
+        for name, value in pairs(Agent) do names[#names + 1] = name .. "=" .. type(value) end
+        table.sort(names)
+        return {before = before == nil, same = after == create, names = table.concat(names, " "),
+                calculator = type(Tool.calculator), unknown = Agent.nope == nil}
+        """
+    )
+    assert outcome.error is None, outcome.error
+    result = outcome.result
+    assert result["before"] and result["same"] and result["unknown"]
+    assert result["calculator"] == "function"
+    names = result["names"].split()
+    assert "create=function" in names and "new=function" in names and "list=function" in names

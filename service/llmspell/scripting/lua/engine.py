@@ -424,20 +424,25 @@ class LuaRun:
         return LuaFunction(self, fn)
 
     def install(self, namespaces: Iterable[ApiNamespace]) -> None:
-        """Set each namespace as a global of the script environment."""
+        """Set each namespace as a global of the script environment; its functions are
+        wrapped when the script first reads them (``make_namespace`` in the prelude)."""
         make = self._make_namespace
+        table_from = self.runtime.table_from
         for ns in namespaces:
-            funcs = self.runtime.table_from({k: self.wrap_callable(f) for k, f in ns.functions.items()})
-            values = self.runtime.table_from({k: self.conv.to_lua(v) for k, v in ns.values.items()})
-            index = None
-            if ns.index is not None:
-                lookup = ns.index
+            functions, lookup = ns.functions, ns.index
 
-                def index(name: str, lookup: Callable[[str], Any] = lookup) -> Any:
+            def index(
+                name: str,
+                functions: dict[str, Callable[..., Any]] = functions,
+                lookup: Callable[[str], Any] | None = lookup,
+            ) -> Any:
+                found = functions.get(name)
+                if found is None and lookup is not None:
                     found = lookup(name)
-                    return None if found is None else self.wrap_callable(found)
+                return None if found is None else self.wrap_callable(found)
 
-            make(ns.name, funcs, values, index)
+            values = table_from({k: self.conv.to_lua(v) for k, v in ns.values.items()})
+            make(ns.name, table_from(list(functions)), values, index)
 
     # Driver ----------------------------------------------------------------------------
 

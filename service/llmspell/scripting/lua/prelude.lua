@@ -493,23 +493,28 @@ end
 
 -- Installs global `name` (into the table already there, if any). Done in Lua: lupa's
 -- table access from Python is unreliable while a script coroutine is suspended in a callback.
-local function make_namespace(name, funcs, values, index)
+-- Functions are bridged on first use (`index(key)` asks Python for one, and a script calls
+-- few of a namespace's functions); `names` lists them for `pairs`, which bridges them all.
+local function make_namespace(name, names, values, index)
   local ns = raw_rawget(env, name) or {}
-  for k, f in raw_next, funcs do ns[k] = bridge(f) end
   for k, v in raw_next, values do ns[k] = v end
-  if index then
-    local cache = {}
-    raw_setmetatable(ns, { __index = function(_, key)
-      local f = cache[key]
-      if f ~= nil then return f end
+  raw_setmetatable(ns, {
+    __index = function(t, key)
       if raw_type(key) ~= "string" then return nil end
       local found = index(key)
       if found == nil then return nil end
-      f = bridge(found)
-      cache[key] = f
+      local f = bridge(found)
+      raw_rawset(t, key, f)
       return f
-    end })
-  end
+    end,
+    __pairs = function(t)
+      for i = 1, #names do
+        local key = names[i]
+        if raw_rawget(t, key) == nil then local _ = t[key] end
+      end
+      return raw_next, t, nil
+    end,
+  })
   raw_rawset(env, name, ns)
 end
 
