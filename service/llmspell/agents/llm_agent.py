@@ -476,7 +476,7 @@ class LLMAgent(Agent):
         An answer that did not stream (a hook's replace, a cache hit, a recovered error)
         goes out as one delta when nothing went out before it.
         """
-        from ..hooks._around import Settled, around_stream
+        from ..hooks._around import Relay, around_stream
 
         outputs: list[AgentOutput] = []
         items = around_stream(
@@ -489,14 +489,11 @@ class LLMAgent(Agent):
             result=lambda: outputs[-1].to_dict(),
             branch=lambda data: self._branch(request, data, ctx),
         )
-        settled: Settled | None = None
-        async with aclosing(items):
-            async for item in items:
-                if isinstance(item, Settled):
-                    settled = item
-                else:
-                    yield item
-        assert settled is not None  # around_stream settles or raises
+        relay = Relay()
+        async with aclosing(relay.items(items)) as relayed:
+            async for item in relayed:
+                yield item
+        settled = relay.settled
         output = self._output_from_hook(settled.result, outputs)
         if not settled.sent and output.text and not (outputs and output is outputs[-1]):
             yield output.text
@@ -522,7 +519,7 @@ class LLMAgent(Agent):
     async def _llm_around(
         self, hooks: HookRegistry, component: tuple[str, str], request: ChatRequest, ctx: ExecutionContext
     ) -> AsyncGenerator[ChatChunk, None]:
-        from ..hooks._around import Settled, around_stream
+        from ..hooks._around import Relay, around_stream
 
         responses: list[ChatResponse] = []
 
@@ -548,14 +545,11 @@ class LLMAgent(Agent):
             result=result,
             branch=lambda data: self.chat_model.complete(_request_from_hook(request, data)),
         )
-        settled: Settled | None = None
-        async with aclosing(items):
-            async for item in items:
-                if isinstance(item, Settled):
-                    settled = item
-                else:
-                    yield item
-        assert settled is not None  # around_stream settles or raises
+        relay = Relay()
+        async with aclosing(relay.items(items)) as relayed:
+            async for item in relayed:
+                yield item
+        settled = relay.settled
         last = responses[-1] if responses else None
         response = _response_from_hook(settled.result, last)
         if not settled.sent and response.text and response is not last:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..core.context import ExecutionContext
     from .registry import HookRegistry, RegisteredHook
 
-__all__ = ["UNFIRED", "Settled", "around", "around_stream", "run_around"]
+__all__ = ["UNFIRED", "Relay", "Settled", "around", "around_stream", "run_around"]
 
 log = logging.getLogger("llmspell.hooks")
 
@@ -170,6 +170,35 @@ class Settled:
 
     result: Any
     sent: bool
+
+
+class Relay:
+    """Passes on the items of :func:`around_stream` but the last, kept as :attr:`settled`::
+
+    relay = Relay()
+    async for item in relay.items(around_stream(...)):
+        yield item
+    relay.settled.result
+    """
+
+    __slots__ = ("_settled",)
+
+    def __init__(self) -> None:
+        self._settled: Settled | None = None
+
+    async def items(self, stream: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+        async with aclosing(stream):
+            async for item in stream:
+                if isinstance(item, Settled):
+                    self._settled = item
+                else:
+                    yield item
+
+    @property
+    def settled(self) -> Settled:
+        """The call's outcome (the stream settles or raises, so it is there once it ended)."""
+        assert self._settled is not None, "the stream has not settled"
+        return self._settled
 
 
 async def around_stream(
