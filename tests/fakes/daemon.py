@@ -134,3 +134,11 @@ def daemon_on_backend(request: Any, tmp_path_factory: Any, prefix: str) -> Itera
         running = start_daemon(tmp)
     yield running
     assert running.stop() == 0, running.log()
+
+
+def client_without_agents(daemon: Daemon) -> Iterator[httpx.Client]:
+    """Body of a client fixture: a client of ``daemon`` after deleting every stored agent."""
+    with daemon.client() as client:
+        for item in client.get("/v1/agents", params={"limit": 1000}).json()["items"]:
+            client.delete(f"/v1/agents/{item['name']}")
+        yield client

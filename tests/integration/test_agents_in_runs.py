@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes.daemon import LLMSPELL, Daemon, daemon_on_backend
+from fakes.daemon import LLMSPELL, Daemon, client_without_agents, daemon_on_backend
 from fakes.llm_server import FakeLLMServer
 from llmspell.storage import Store, open_store
 
@@ -29,10 +29,7 @@ def daemon(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture
 def http(daemon: Daemon) -> Iterator[httpx.Client]:
-    with daemon.client() as client:
-        for item in client.get("/v1/agents", params={"limit": 1000}).json()["items"]:
-            client.delete(f"/v1/agents/{item['name']}")
-        yield client
+    yield from client_without_agents(daemon)
 
 
 def store_agent(http: httpx.Client, fake_llm: FakeLLMServer, name: str, **extra: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from fakes.daemon import Daemon, daemon_on_backend
+from fakes.daemon import Daemon, client_without_agents, daemon_on_backend
 from fakes.llm_server import FakeLLMServer
 from google.protobuf import json_format
 from llmspell.server.grpc.gen.llmspell.v1 import agents_pb2, agents_pb2_grpc
@@ -22,10 +22,7 @@ def daemon(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture
 def http(daemon: Daemon) -> Iterator[httpx.Client]:
-    with daemon.client() as client:
-        for item in client.get("/v1/agents", params={"limit": 1000}).json()["items"]:
-            client.delete(f"/v1/agents/{item['name']}")
-        yield client
+    yield from client_without_agents(daemon)
 
 
 def agent_body(fake_llm: FakeLLMServer, name: str = "helper", **extra: Any) -> dict[str, Any]:
