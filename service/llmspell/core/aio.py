@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Coroutine, Generator
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["Resumed"]
+__all__ = ["Resumed", "on_loop"]
+
+T = TypeVar("T")
+
+
+async def on_loop(loop: asyncio.AbstractEventLoop | None, work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work`` on ``loop`` (the loop that owns what it uses, like a store's
+    connections), handed over when the caller runs on another loop; None: the caller's.
+    A closed ``loop`` raises RuntimeError, and ``work`` is closed unstarted."""
+    if loop is None or loop is asyncio.get_running_loop():
+        return await work
+    try:
+        future = asyncio.run_coroutine_threadsafe(work, loop)
+    except RuntimeError:  # the owner loop is closed: its host is shutting down
+        work.close()
+        raise
+    return await asyncio.wrap_future(future)
 
 
 class Resumed:

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from ..core.aio import on_loop
 from .abc import ControlPlane, ScheduleSpec
 
 __all__ = ["LocalSchedules"]
@@ -25,9 +26,7 @@ class LocalSchedules:
         self._loop = loop
 
     async def _on_owner(self, coro: Coroutine[Any, Any, T]) -> T:
-        if asyncio.get_running_loop() is self._loop:
-            return await coro
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+        return await on_loop(self._loop, coro)
 
     async def create(self, spec: dict[str, Any]) -> dict[str, Any]:
         return await self._on_owner(self._control.create_schedule(ScheduleSpec(**spec)))

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ...core.abc import Agent, BaseAgent, Tool
+from ...core.aio import on_loop
 from ...core.context import ExecutionContext
 from ...core.errors import NotFound, ValidationError
 from ...core.types import AgentInput, MediaContent
@@ -111,14 +112,7 @@ class _StoredAgents:
         self._loop = loop
 
     async def _on_owner(self, work: Coroutine[Any, Any, T]) -> T:
-        if self._loop is None or self._loop is asyncio.get_running_loop():
-            return await work
-        try:
-            future = asyncio.run_coroutine_threadsafe(work, self._loop)
-        except RuntimeError:  # the owner loop is closed: the host is shutting down
-            work.close()
-            raise
-        return await asyncio.wrap_future(future)
+        return await on_loop(self._loop, work)
 
     async def load(self, name: str) -> dict[str, Any]:
         """The definition called ``name``. Raises NotFound."""

@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ...core.aio import on_loop
 from ...core.context import ExecutionContext
 from ...core.errors import ValidationError
 from .surface import ApiNamespace, ScriptEnv
@@ -60,10 +61,7 @@ async def on_persistence(env: ScriptEnv, work: Callable[[Persistence], Coroutine
         lock: asyncio.Lock = env.service("persistence_lock", asyncio.Lock)
         async with lock:
             persistence = env.services.get("persistence") or await _open(env)
-    owner: asyncio.AbstractEventLoop | None = env.services.get("store_loop")
-    if owner is None or owner is asyncio.get_running_loop():
-        return await work(persistence)
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work(persistence), owner))
+    return await on_loop(env.services.get("store_loop"), work(persistence))
 
 
 def adopt_services(env: ScriptEnv, ctx: ExecutionContext) -> None:
