@@ -15,7 +15,7 @@ import typer
 
 from ..core.errors import LLMSpellError, ValidationError
 from ._common import fail
-from ._options import Output
+from ._options import Output, print_fields
 from .client import DaemonClient
 from .daemon_cmds import KeyOpt, ServerOpt, _call, _emit
 
@@ -34,9 +34,19 @@ def agent_list(server: str = ServerOpt, api_key: str = KeyOpt, output: Output = 
 
 
 @agent_app.command("get")
-def agent_get(name: str, server: str = ServerOpt, api_key: str = KeyOpt) -> None:
-    """One stored agent as JSON (without its API key)."""
-    _emit(_call(server, api_key, "GET", f"/v1/agents/{name}"), "json")
+def agent_get(
+    name: str,
+    server: str = ServerOpt,
+    api_key: str = KeyOpt,
+    # JSON by default: the output before the option existed, which scripts parse.
+    output: Output = "json",
+) -> None:
+    """One stored agent, without its API key (JSON by default; -o text for a table)."""
+    agent = _call(server, api_key, "GET", f"/v1/agents/{name}")
+    if output == "json":
+        _emit(agent, "json")
+    else:
+        print_fields(agent, title=f"agent {name}")
 
 
 @agent_app.command("create")

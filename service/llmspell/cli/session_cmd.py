@@ -10,7 +10,7 @@ import typer
 
 from ..core.errors import ValidationError
 from ._common import fail
-from ._options import JsonAlias, Output, OutputFormat, output_format
+from ._options import JsonAlias, Output, OutputFormat, output_format, print_fields
 from .db_cmd import DatabaseUrlOption, run_storage
 from .state_cmd import with_persistence
 
@@ -65,9 +65,11 @@ def register(app: typer.Typer) -> None:
     @session.command("show")
     def show(
         session_id: Annotated[str, typer.Argument(metavar="ID")],
+        # JSON by default: the output before the option existed, which scripts parse.
+        output: Output = "json",
         database_url: DatabaseUrlOption = None,
     ) -> None:
-        """Print a session and its artifacts as JSON."""
+        """Print a session and its artifacts (JSON by default; -o text for tables)."""
         from ..sessions.artifacts import artifact_view
 
         async def fetch(p: Any) -> dict[str, Any]:
@@ -76,7 +78,22 @@ def register(app: typer.Typer) -> None:
             return view
 
         _, view = run_storage(database_url, lambda url: with_persistence(url, fetch))
-        _echo_json(view)
+        if output == "json":
+            _echo_json(view)
+            return
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        print_fields({k: v for k, v in view.items() if k != "artifacts"}, title=f"session {session_id}")
+        if not view["artifacts"]:
+            typer.echo("no artifacts")
+            return
+        columns = ["name", "version", "type", "media_type", "size", "created_at"]
+        table = Table(*columns, title="artifacts")
+        for artifact in view["artifacts"]:
+            table.add_row(*[Text("" if artifact[c] is None else str(artifact[c])) for c in columns])
+        Console(highlight=False).print(table)
 
     @session.command("complete")
     def complete(

@@ -10,7 +10,7 @@ import typer
 
 from ..core.errors import StorageError, ValidationError
 from ._common import fail
-from ._options import JsonAlias, Output, output_format
+from ._options import JsonAlias, Output, output_format, print_fields
 from .db_cmd import DatabaseUrlOption, run_storage
 
 if TYPE_CHECKING:
@@ -53,9 +53,11 @@ def register(app: typer.Typer) -> None:
     def get(
         scope: Annotated[str, typer.Argument(help='"global" or "<kind>:<id>", e.g. user:42')],
         key: Annotated[str, typer.Argument()],
+        # JSON by default: the output before the option existed, which scripts parse.
+        output: Output = "json",
         database_url: DatabaseUrlOption = None,
     ) -> None:
-        """Print an entry (value, version, schema version, expiry) as JSON."""
+        """Print an entry: value, version, schema version, expiry (JSON by default; -o text for a table)."""
         from ..state.manager import entry_view
 
         _, record = run_storage(
@@ -63,7 +65,10 @@ def register(app: typer.Typer) -> None:
         )
         if record is None:
             fail(f"NOT_FOUND: no state key {key!r} in scope {scope!r}", 1)
-        _echo_json(entry_view(record))
+        if output == "json":
+            _echo_json(entry_view(record))
+        else:
+            print_fields(entry_view(record), title=f"{scope}/{key}")
 
     @state.command("set")
     def set_value(

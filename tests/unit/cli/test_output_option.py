@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 # Commands that take the shared format option (path, then the ones that also keep --json).
 FORMAT_COMMANDS = {
     "agent create",
+    "agent get",
     "agent list",
     "agent run",
     "backup create",
@@ -46,6 +47,8 @@ FORMAT_COMMANDS = {
     "scripts push",
     "session list",
     "session replay",
+    "session show",
+    "state get",
     "state migrate",
     "tool info",
     "tool invoke",
@@ -56,6 +59,8 @@ FORMAT_COMMANDS = {
     "workflow list",
     "workflow run",
 }
+# Commands that printed only JSON before they took the option: JSON stays their default.
+JSON_DEFAULT_COMMANDS = {"agent get", "session show", "state get"}
 JSON_ALIAS_COMMANDS = {
     "backup create",
     "backup list",
@@ -93,7 +98,7 @@ def test_every_format_option_is_the_shared_one() -> None:
             with_output.add(path)
             assert output.opts == ["--output", "-o"], path
             assert output.help == "Output format.", path  # the one definition in cli/_options.py
-            assert output.default == "text", path
+            assert output.default == ("json" if path in JSON_DEFAULT_COMMANDS else "text"), path
         alias = _option(command, "--json")
         if alias is not None:
             with_alias.add(path)
@@ -158,6 +163,79 @@ def test_database_commands_default_to_text(data_dir: Path) -> None:
     assert created.startswith("Created API key 'plain'")
     assert _run("state", "migrate", "--output", "text").startswith("scanned 0 values")
     assert _run("gc").startswith("removed ")
+
+
+def _seed(*actions: Any) -> None:
+    import asyncio
+
+    from llmspell.cli.db_cmd import resolve_database_url
+    from llmspell.cli.state_cmd import with_persistence
+
+    async def seed(p: Any) -> None:
+        for action in actions:
+            await action(p)
+
+    asyncio.run(with_persistence(resolve_database_url(None), seed))
+
+
+@pytest.fixture
+def stored(data_dir: Path) -> None:
+    async def session(p: Any) -> None:
+        await p.sessions.create("démo [/x]", tags=["a"], metadata={"k": [1]}, session_id="s1")
+        await p.artifacts.put("s1", "notes.txt", b"hello", media_type="text/plain")
+
+    async def state(p: Any) -> None:
+        await p.state.set("user:1", "prefs", {"theme": "dark", "ü": "[bold]x"})
+
+    _seed(session, state)
+
+
+def _json_document(value: Any) -> str:
+    # The exact bytes session show and state get printed before they took --output.
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+@pytest.mark.parametrize(
+    "flag", [[], ["--output", "json"], ["-o", "json"]], ids=lambda f: " ".join(f) or "default"
+)
+def test_session_show_and_state_get_keep_their_json(stored: None, flag: list[str]) -> None:
+    shown = _run("session", "show", "s1", *flag)
+    session = json.loads(shown)
+    assert session["name"] == "démo [/x]" and [a["name"] for a in session["artifacts"]] == ["notes.txt"]
+    assert shown == _json_document(session)
+    entry = _run("state", "get", "user:1", "prefs", *flag)
+    assert json.loads(entry)["value"] == {"theme": "dark", "ü": "[bold]x"}
+    assert entry == _json_document(json.loads(entry))
+
+
+def test_session_show_and_state_get_print_tables(stored: None) -> None:
+    shown = _run("session", "show", "s1", "-o", "text")
+    # Stored brackets are printed as they are, not read as rich markup.
+    assert "session s1" in shown and "démo [/x]" in shown and "active" in shown
+    assert "artifacts" in shown and "notes.txt" in shown and "text/plain" in shown
+    entry = _run("state", "get", "user:1", "prefs", "--output", "text")
+    assert "user:1/prefs" in entry and '"ü": "[bold]x"' in entry and "schema_version" in entry
+    for text in (shown, entry):
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(text)
+
+
+def test_session_show_says_when_there_are_no_artifacts(data_dir: Path) -> None:
+    async def session(p: Any) -> None:
+        await p.sessions.create("empty", session_id="s2")
+
+    _seed(session)
+    assert _run("session", "show", "s2", "-o", "text").rstrip().endswith("no artifacts")
+
+
+@pytest.mark.parametrize(
+    "args", [["session", "show", "nope"], ["state", "get", "user:1", "nope"]], ids=" ".join
+)
+def test_a_missing_record_is_one_line_in_either_format(data_dir: Path, args: list[str]) -> None:
+    for output in ("text", "json"):
+        result = CliRunner().invoke(app, [*args, "-o", output])
+        assert result.exit_code in (1, 2) and result.stdout == ""
+        assert result.stderr.startswith("llmspell: NOT_FOUND: ") and result.stderr.count("\n") == 1
 
 
 def test_session_export_refuses_a_format_as_its_file(data_dir: Path) -> None:
@@ -231,6 +309,23 @@ def test_daemon_commands_print_json(daemon: list[tuple[str, str]], args: list[st
 def test_streaming_commands_print_json_lines(daemon: list[tuple[str, str]], args: list[str]) -> None:
     lines = _run(*args, "-o", "json").splitlines()
     assert lines and all("id" in json.loads(line) for line in lines)
+
+
+@pytest.mark.parametrize(
+    "flag", [[], ["--output", "json"], ["-o", "json"]], ids=lambda f: " ".join(f) or "default"
+)
+def test_agent_get_keeps_its_json(daemon: list[tuple[str, str]], flag: list[str]) -> None:
+    # The exact bytes agent get printed before it took --output.
+    answer = {"items": [_ROW], **_ROW}  # what the patched DaemonClient.request returns
+    assert _run("agent", "get", "a", *flag) == json.dumps(answer, indent=2) + "\n"
+    assert daemon == [("GET", "/v1/agents/a")]
+
+
+def test_agent_get_prints_a_table(daemon: list[tuple[str, str]]) -> None:
+    text = _run("agent", "get", "a", "-o", "text")
+    assert "agent a" in text and "succeeded" in text and '"x": 1' in text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
 
 
 def test_text_is_still_the_default_for_daemon_commands(daemon: list[tuple[str, str]]) -> None:
