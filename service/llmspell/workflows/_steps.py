@@ -131,10 +131,10 @@ class WorkflowStep(_BaseStep):
         super().__init__(**options)
         self.workflow = workflow
 
-    def _target(self, ex: Execution) -> Workflow:
+    async def _target(self, ex: Execution) -> Workflow:
         if not isinstance(self.workflow, str):
             return self.workflow
-        found = ex.host.find_workflow(self.workflow)
+        found = await ex.host.find_workflow(self.workflow)
         if found is None:
             raise NotFound(
                 f"step {self.name!r}: no workflow named {self.workflow!r}; create it before running this one",
@@ -143,7 +143,7 @@ class WorkflowStep(_BaseStep):
         return found
 
     async def run(self, ex: Execution, scope: Scope) -> Any:
-        target = self._target(ex)
+        target = await self._target(ex)
         value = scope.input if self.input is None else self.render(scope)
         if isinstance(target, BaseWorkflow):
             result = (await target.run(value, ex.ctx, ex.host, depth=ex.depth + 1)).to_dict()

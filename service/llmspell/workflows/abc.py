@@ -62,8 +62,15 @@ class WorkflowHost(ABC):
         """
 
     @abstractmethod
-    def find_workflow(self, name: str) -> Workflow | None:
-        """The workflow registered as ``name``, or None."""
+    async def find_workflow(self, name: str) -> Workflow | None:
+        """The workflow ``name`` (asked when a ``workflow="name"`` step runs), or None.
+
+        A host may look the name up somewhere slower than a dict (the script host falls
+        back to the daemon's stored workflows), hence async.
+
+        Raises:
+            LLMSpellError: the lookup itself failed (``StorageError``...); None means unknown.
+        """
 
     def check_agent(self, agent: Any) -> None:  # noqa: B027 - optional hook, accepts all by default
         """Reject an agent reference this host cannot run (called when a workflow is defined).

@@ -166,5 +166,5 @@ class LocalHost(WorkflowHost):
         if self._emit is not None:
             self._emit({"type": f"agent.{status}", "agent": name, **data})
 
-    def find_workflow(self, name: str) -> Workflow | None:
+    async def find_workflow(self, name: str) -> Workflow | None:
         return self.workflows.get(name)

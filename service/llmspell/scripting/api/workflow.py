@@ -6,6 +6,19 @@ steps (``agent="name"``) are found as ``Agent.get`` finds them (the run's agent 
 name, else the host's stored agent, fetched into the run when the step first runs), and
 events go to the run's event stream. Workflows created by a run are known to that run
 by name (``Workflow.get/list`` and ``workflow="name"`` steps).
+
+Stored workflows: when the host hands the run its store (``ctx.services["store"]``, with
+``"store_loop"``; the daemon does so for every run), reached the way stored agents reach
+it (:mod:`.agent`), a name the run has no workflow of is looked up among the store's
+workflow definitions (``POST /v1/workflows``). ``Workflow.get`` and ``workflow="name"``
+steps build such a workflow from its definition under its stored name and adopt it into
+the run (later lookups get the same object); its steps run against this run's host, so
+their agents are the run's own, else the stored ones, and their ``workflow="name"`` steps
+are resolved the same way when they run. ``Workflow.list`` shows the stored workflows the
+run has not adopted after the run's own. The run's own workflow of a name always wins, and
+nothing is read from the store until a script asks for a name the run lacks (or lists
+workflows); without a store given by the host (``llmspell run``) only the run's workflows
+exist. An unknown name is nil for ``Workflow.get`` and fails a step with ``NOT_FOUND``.
 """
 
 from __future__ import annotations
@@ -17,11 +30,12 @@ from ...core.abc import BaseAgent
 from ...core.abc import Workflow as WorkflowABC
 from ...core.context import ExecutionContext
 from ...core.errors import NotFound, ValidationError
-from .agent import ScriptAgent, create_agent, lookup
+from .agent import ScriptAgent, _stored, create_agent, lookup
 from .surface import ApiNamespace, ApiObject, ScriptEnv
 from .tool import toolbox
 
 if TYPE_CHECKING:
+    from ...storage.records import DefinitionRecord
     from ...workflows import BaseWorkflow, WorkflowBuilder, WorkflowHost
 
 __all__ = ["ScriptWorkflow", "ScriptWorkflowBuilder", "build", "script_host"]
@@ -55,6 +69,66 @@ _BUILDER_METHODS = (
 def _workflows(env: ScriptEnv) -> dict[str, ScriptWorkflow]:
     workflows: dict[str, ScriptWorkflow] = env.service("workflows", dict)
     return workflows
+
+
+async def _stored_record(env: ScriptEnv, ctx: ExecutionContext, name: str) -> DefinitionRecord | None:
+    """The stored workflow ``name``; None when not stored or the host gave the run no store.
+
+    Raises:
+        StorageError: the store could not be read.
+    """
+    # The run's handle on the host's store is the one stored agents use (reads on its loop).
+    stored = _stored(env, ctx)
+    if stored is None:
+        return None
+    try:
+        return await stored._on_owner(stored._store.workflow_definitions.get(name))
+    except NotFound:
+        return None
+
+
+async def _stored_records(env: ScriptEnv, ctx: ExecutionContext) -> list[DefinitionRecord]:
+    """Every stored workflow in name order; empty when the host gave the run no store."""
+    stored = _stored(env, ctx)
+    if stored is None:
+        return []
+    definitions = stored._store.workflow_definitions
+
+    async def pages() -> list[DefinitionRecord]:
+        found: list[DefinitionRecord] = []
+        cursor: str | None = None
+        while True:
+            records, cursor = await definitions.list(1000, cursor)
+            found.extend(records)
+            if cursor is None:
+                return found
+
+    return await stored._on_owner(pages())
+
+
+async def find(env: ScriptEnv, ctx: ExecutionContext, name: str) -> ScriptWorkflow | None:
+    """``Workflow.get(name)``: the run's workflow, else the host's stored one (built and
+    adopted under ``name``), else None.
+
+    Raises:
+        StorageError: the store could not be read.
+        ValidationError: the stored definition no longer builds.
+    """
+    own = _workflows(env).get(name)
+    if own is not None:
+        return own
+    record = await _stored_record(env, ctx, name)
+    if record is None:
+        return None
+    raced = _workflows(env).get(name)
+    if raced is not None:  # another task of the run created or fetched it meanwhile
+        return raced
+    from ...workflows import workflow_from_definition
+
+    definition = {**record.definition, "name": name, "description": record.description}
+    workflow = ScriptWorkflow(env, ctx, workflow_from_definition(definition, resolve=_resolve))
+    _workflows(env)[name] = workflow
+    return workflow
 
 
 def _agent_value(value: Any) -> Any:
@@ -119,8 +193,8 @@ def script_host(env: ScriptEnv, ctx: ExecutionContext) -> WorkflowHost:
             self.check_agent(agent)
             raise AssertionError("unreachable")
 
-        def find_workflow(self, name: str) -> WorkflowABC | None:
-            found = _workflows(env).get(name)
+        async def find_workflow(self, name: str) -> WorkflowABC | None:
+            found = await find(env, ctx, name)
             return None if found is None else found.workflow
 
     host: WorkflowHost = env.service("workflow_host", ScriptHost)
@@ -239,11 +313,21 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
     def maker(kind: str) -> Any:
         return lambda spec=None: create_workflow(env, ctx, spec, kind)
 
-    def list_workflows() -> list[dict[str, Any]]:
-        return [
+    async def list_workflows() -> list[dict[str, Any]]:
+        own = _workflows(env)
+        infos: list[dict[str, Any]] = [
             {"name": wf.name(), "type": wf.type(), "description": wf.workflow.description}
-            for wf in _workflows(env).values()
+            for wf in own.values()
         ]
+        infos += [
+            {"name": record.name, "type": record.definition.get("type"), "description": record.description}
+            for record in await _stored_records(env, ctx)
+            if record.name not in own
+        ]
+        return infos
+
+    async def get(name: Any) -> ScriptWorkflow | None:
+        return await find(env, ctx, str(name))
 
     def types() -> list[str]:
         from ...workflows import TYPES
@@ -256,6 +340,6 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
     ns.add(lambda spec=None: create_workflow(env, ctx, spec), "create", "new")
     ns.add(lambda: ScriptWorkflowBuilder(env, ctx), "builder")
     ns.add(list_workflows, "list")
-    ns.add(lambda name: _workflows(env).get(str(name)), "get")
+    ns.add(get, "get")
     ns.add(types, "types")
     return [ns]
