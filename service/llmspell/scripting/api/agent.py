@@ -20,25 +20,22 @@ the host (``llmspell run``) only the run's agents exist.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...core.abc import Agent, BaseAgent, Tool
-from ...core.aio import on_loop
 from ...core.context import ExecutionContext
 from ...core.errors import NotFound, ValidationError
 from ...core.types import AgentInput, MediaContent
+from .stored import stored_definitions
 from .surface import ApiNamespace, ApiObject, ScriptEnv, ScriptFunction
 from .tool import toolbox
 
 if TYPE_CHECKING:
     from ...agents.registry import AgentRegistry
-    from ...storage.abc import Store
 
 __all__ = ["AgentBuilder", "ScriptAgent", "agent_input", "build", "lookup"]
 
-T = TypeVar("T")
 
 # Script field → AgentConfig field (aliases of rs-llmspell spellings included).
 _FIELDS = {
@@ -100,59 +97,6 @@ def _registry(env: ScriptEnv) -> AgentRegistry:
     return registry
 
 
-class _StoredAgents:
-    """The agent definitions of the store the host gave the run.
-
-    Reads run on the store's loop (``loop``; None: the run's own); agents are built on
-    the run's loop.
-    """
-
-    def __init__(self, store: Store, loop: asyncio.AbstractEventLoop | None) -> None:
-        self._store = store
-        self._loop = loop
-
-    async def _on_owner(self, work: Coroutine[Any, Any, T]) -> T:
-        return await on_loop(self._loop, work)
-
-    async def load(self, name: str) -> dict[str, Any]:
-        """The definition called ``name``. Raises NotFound."""
-        record = await self._on_owner(self._store.agent_definitions.get(name))
-        return record.definition
-
-    async def all(self) -> dict[str, dict[str, Any]]:
-        """Every definition by name, in name order."""
-        definitions = self._store.agent_definitions
-
-        async def pages() -> dict[str, dict[str, Any]]:
-            found: dict[str, dict[str, Any]] = {}
-            cursor: str | None = None
-            while True:
-                records, cursor = await definitions.list(1000, cursor)
-                found.update((record.name, record.definition) for record in records)
-                if cursor is None:
-                    return found
-
-        return await self._on_owner(pages())
-
-
-def _stored(env: ScriptEnv, ctx: ExecutionContext) -> _StoredAgents | None:
-    """The stored agents of the host's store; None when the host gave the run no store."""
-    found: _StoredAgents | None = env.services.get("stored_agents")
-    if found is not None:
-        return found
-    given = ctx.services
-    store = env.services.get("store")
-    if store is None:
-        store = given.get("store")
-    if store is None:
-        return None
-    loop = env.services.get("store_loop")
-    if loop is None:
-        loop = given.get("store_loop")
-    found = env.services["stored_agents"] = _StoredAgents(store, loop)
-    return found
-
-
 async def _find(env: ScriptEnv, ctx: ExecutionContext, name: str) -> BaseAgent | None:
     """The run's agent called ``name``, else the stored one (built and adopted), else None.
 
@@ -164,16 +108,16 @@ async def _find(env: ScriptEnv, ctx: ExecutionContext, name: str) -> BaseAgent |
     agent = registry.find(name)
     if agent is not None:
         return agent
-    stored = _stored(env, ctx)
+    stored = stored_definitions(env, ctx)
     if stored is None:
         return None
     from ...agents.definition import agent_from_definition
 
     try:
-        definition = await stored.load(name)
+        definition = await stored.agent(name)
     except NotFound:
         return None
-    agent = await agent_from_definition(definition, stored.load, tools=toolbox(env), settings=env.settings())
+    agent = await agent_from_definition(definition, stored.agent, tools=toolbox(env), settings=env.settings())
     raced = registry.find(name)
     if raced is not None:  # another task of the run created or fetched it meanwhile
         return raced
@@ -202,12 +146,12 @@ async def _stored_infos(
     env: ScriptEnv, ctx: ExecutionContext, capability: str | None
 ) -> list[dict[str, Any]]:
     """Info tables of the stored agents the run has no agent of (having ``capability``)."""
-    stored = _stored(env, ctx)
+    stored = stored_definitions(env, ctx)
     if stored is None:
         return []
     from ...agents.definition import stored_agent_info
 
-    definitions = await stored.all()
+    definitions = {record.name: record.definition for record in await stored.all("agent")}
     registry = _registry(env)
     infos: list[dict[str, Any]] = []
     for name, definition in definitions.items():

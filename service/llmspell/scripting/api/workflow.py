@@ -30,7 +30,8 @@ from ...core.abc import BaseAgent
 from ...core.abc import Workflow as WorkflowABC
 from ...core.context import ExecutionContext
 from ...core.errors import NotFound, ValidationError
-from .agent import ScriptAgent, _stored, create_agent, lookup
+from .agent import ScriptAgent, create_agent, lookup
+from .stored import stored_definitions
 from .surface import ApiNamespace, ApiObject, ScriptEnv
 from .tool import toolbox
 
@@ -77,33 +78,19 @@ async def _stored_record(env: ScriptEnv, ctx: ExecutionContext, name: str) -> De
     Raises:
         StorageError: the store could not be read.
     """
-    # The run's handle on the host's store is the one stored agents use (reads on its loop).
-    stored = _stored(env, ctx)
+    stored = stored_definitions(env, ctx)
     if stored is None:
         return None
     try:
-        return await stored._on_owner(stored._store.workflow_definitions.get(name))
+        return await stored.get("workflow", name)
     except NotFound:
         return None
 
 
 async def _stored_records(env: ScriptEnv, ctx: ExecutionContext) -> list[DefinitionRecord]:
     """Every stored workflow in name order; empty when the host gave the run no store."""
-    stored = _stored(env, ctx)
-    if stored is None:
-        return []
-    definitions = stored._store.workflow_definitions
-
-    async def pages() -> list[DefinitionRecord]:
-        found: list[DefinitionRecord] = []
-        cursor: str | None = None
-        while True:
-            records, cursor = await definitions.list(1000, cursor)
-            found.extend(records)
-            if cursor is None:
-                return found
-
-    return await stored._on_owner(pages())
+    stored = stored_definitions(env, ctx)
+    return [] if stored is None else await stored.all("workflow")
 
 
 async def find(env: ScriptEnv, ctx: ExecutionContext, name: str) -> ScriptWorkflow | None:
