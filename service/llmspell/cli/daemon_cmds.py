@@ -43,7 +43,7 @@ def _emit(data: Any, output: OutputFormat, columns: list[str] | None = None, tit
         table.add_column(column)
     for row in rows:
         table.add_row(*[_cell(row.get(column)) for column in columns])
-    Console().print(table)
+    Console(markup=False).print(table)
 
 
 def _cell(value: Any) -> str:

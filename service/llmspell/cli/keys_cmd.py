@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
                 _when(record.last_used_at),
                 "active" if record.active else f"revoked {_when(record.revoked_at)}",
             )
-        Console(highlight=False).print(table)
+        Console(highlight=False, markup=False).print(table)
 
     @keys.command("revoke")
     def revoke(

@@ -40,7 +40,7 @@ def render_table(providers: list[dict[str, Any]]) -> None:
             "by model" if caps["vision"] else "no",
             "by model" if caps["json_schema"] else "no",
         )
-    console = Console()
+    console = Console(markup=False)
     console.print(table)
     console.print("* configured in llmspell.toml / LLMSPELL_PROVIDERS__*; streaming and tools: all providers")
 

@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         table = Table("id", "name", "status", "tags", "created")
         for r in records:
             table.add_row(r.id, r.name, r.status, ", ".join(r.tags), r.created_at.strftime("%Y-%m-%d %H:%M"))
-        Console(highlight=False).print(table)
+        Console(highlight=False, markup=False).print(table)
 
     @session.command("show")
     def show(
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         table = Table(*columns, title="artifacts")
         for artifact in view["artifacts"]:
             table.add_row(*[Text("" if artifact[c] is None else str(artifact[c])) for c in columns])
-        Console(highlight=False).print(table)
+        Console(highlight=False, markup=False).print(table)
 
     @session.command("complete")
     def complete(

@@ -359,3 +359,17 @@ def test_local_commands_print_json(args: list[str], monkeypatch: pytest.MonkeyPa
 def test_an_unknown_format_is_a_usage_error() -> None:
     result = CliRunner().invoke(app, ["version", "--output", "yaml"])
     assert result.exit_code == 2 and "yaml" in result.stderr
+
+
+def test_list_tables_print_stored_brackets_as_they_are(stored: None) -> None:
+    # A stored "[/x]" read as rich markup raised MarkupError (a traceback) in these tables.
+    assert "démo [/x]" in _run("session", "list")
+    _run("keys", "create", "[/x]")
+    assert "[/x]" in _run("keys", "list")
+
+
+def test_daemon_tables_print_stored_brackets_as_they_are(capsys: pytest.CaptureFixture[str]) -> None:
+    from llmspell.cli.daemon_cmds import _emit
+
+    _emit([{"id": "r1", "script_name": "[/x] [red]job"}], "text", ["id", "script_name"])
+    assert "[/x] [red]job" in capsys.readouterr().out
