@@ -164,3 +164,30 @@ async def test_held_connections_go_back_to_the_pool(
         await store.state.get("global", "k")
         assert pool.checkedout() == 1
     assert pool.checkedout() == 0  # closing the store returns them
+
+
+async def test_driver_cursor_errors_are_translated_as_sqlalchemys(store: Store) -> None:
+    from llmspell.core.errors import Conflict
+    from llmspell.storage.sql._db import driver_cursor
+    from sqlalchemy import Connection
+
+    db = _db(store)
+    if not db.embedded:
+        pytest.skip("driver_cursor serves SQLite's inline transaction bodies")
+    [run] = await store.runs.create_many([RunSpec(code="return 1")])
+
+    def duplicate(conn: Connection) -> None:
+        with driver_cursor(conn) as cursor:
+            cursor.execute("INSERT INTO runs SELECT * FROM runs WHERE id = ?", (run.id,))
+
+    with pytest.raises(Conflict, match="already exists"):
+        await db.run(duplicate, write=True)
+
+    def broken(conn: Connection) -> None:
+        with driver_cursor(conn) as cursor:
+            cursor.execute("UPDATE no_such_table SET x = 1")
+
+    with pytest.raises(StorageError, match="no such table"):
+        await db.run(broken, write=True)
+    # The failed bodies were rolled back and the connection is usable.
+    assert (await store.runs.get(run.id)).status == "queued"

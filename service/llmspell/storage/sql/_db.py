@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -26,7 +26,7 @@ from ._errors import connection_lost, map_db_errors
 from ._prepared import Prepared
 from .sqlite import IMMEDIATE_OPTION
 
-__all__ = ["Database", "new_id", "utcnow"]
+__all__ = ["Database", "driver_cursor", "new_id", "utcnow"]
 
 T = TypeVar("T")
 
@@ -40,6 +40,22 @@ _IMMEDIATE = {IMMEDIATE_OPTION: True}
 def utcnow() -> datetime:
     """The current time, aware UTC."""
     return datetime.now(UTC)
+
+
+@contextmanager
+def driver_cursor(conn: Connection) -> Iterator[Any]:
+    """The driver's own cursor on ``conn``, in its transaction, for a loop of small
+    statements in a :meth:`Database.run` body (SQLAlchemy's per-execution work costs ~4x
+    a small indexed UPDATE on SQLite). Driver errors come out wrapped as SQLAlchemy wraps
+    them, so they are translated (and a locked database retried) as any other."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    cursor = conn.connection.cursor()
+    try:
+        yield cursor
+    except dbapi_error as exc:
+        raise sa_exc.DBAPIError.instance(None, None, exc, dbapi_error) from exc
+    finally:
+        cursor.close()
 
 
 class Database:

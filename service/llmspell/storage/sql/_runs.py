@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Integer, Row, and_, bindparam, func, insert, 
 from ...core.errors import NotFound, ValidationError
 from ..abc import RunRepository
 from ..records import RUN_STATUSES, TERMINAL_RUN_STATUSES, RunFinish, RunRecord, RunSpec, RunStatus
-from ._db import Database, new_id, utcnow
+from ._db import Database, driver_cursor, new_id, utcnow
 from ._dialect import Dialect
 from ._events import INSERT_EVENT, event_rows
 from ._pages import check_limit, decode_time_cursor, encode_cursor
@@ -359,9 +359,13 @@ class SQLRunRepository(RunRepository):
         if self._db.embedded:
 
             def apply(conn: Connection) -> set[str]:
-                done = {row[0] for args in updates for row in conn.exec_driver_sql(finish_run.sql, args)}
-                if rows := events(done):
-                    conn.exec_driver_sql(insert_event.sql, rows)
+                done: set[str] = set()
+                with driver_cursor(conn) as cursor:
+                    for args in updates:
+                        cursor.execute(finish_run.sql, args)
+                        done.update(row[0] for row in cursor.fetchall())
+                    if rows := events(done):
+                        cursor.executemany(insert_event.sql, rows)
                 return done
 
             done = await self._db.run(apply, write=True)
