@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...core.abc import Agent, BaseAgent, Tool
 from ...core.context import ExecutionContext
-from ...core.errors import NotFound, ValidationError
+from ...core.errors import LLMSpellError, NotFound, ValidationError
 from ...core.types import AgentInput, MediaContent
 from .stored import stored_definitions
 from .surface import ApiNamespace, ApiObject, ScriptEnv, ScriptFunction
@@ -34,7 +34,7 @@ from .tool import toolbox
 if TYPE_CHECKING:
     from ...agents.registry import AgentRegistry
 
-__all__ = ["AgentBuilder", "ScriptAgent", "agent_input", "build", "lookup"]
+__all__ = ["AgentBuilder", "ScriptAgent", "agent_input", "build", "live_bus", "lookup"]
 
 
 # Script field → AgentConfig field (aliases of rs-llmspell spellings included).
@@ -80,6 +80,19 @@ def _count_usage(model: str, usage: Any, cost: float | None) -> None:
     metrics.LLM_TOKENS.labels(model=model, kind="completion").inc(usage.completion_tokens)
     if cost is not None:
         metrics.LLM_COST.labels(model=model).inc(cost)
+
+
+def live_bus(ctx: ExecutionContext) -> bool:
+    """Whether the run's event bus has subscribers (component events are then published)."""
+    bus = ctx.services.get("event_bus")
+    return bus is not None and bool(bus.live)
+
+
+async def _publish(ctx: ExecutionContext, event_type: str, data: dict[str, Any]) -> None:
+    """Publish ``agent.<status>`` on the run's bus (never fails the agent call)."""
+    from ...events.bus import publish_event
+
+    await publish_event(ctx, event_type, data, "agent")
 
 
 def _agents(env: ScriptEnv) -> dict[str, ScriptAgent]:
@@ -281,17 +294,28 @@ class ScriptAgent(ApiObject):
 
     async def execute(self, value: Any) -> dict[str, Any]:
         request = agent_input(value)
-        self._env.event("agent", {"name": self.name(), "status": "started"})
+        name = self.name()
+        self._env.event("agent", {"name": name, "status": "started"})
+        if live_bus(self._ctx):
+            await _publish(self._ctx, "agent.started", {"agent": name})
         try:
             output = await self.agent.execute(request, self._ctx)
         except Exception as exc:
-            self._env.event("agent", {"name": self.name(), "status": "failed", "error": str(exc)})
+            self._env.event("agent", {"name": name, "status": "failed", "error": str(exc)})
+            if live_bus(self._ctx):
+                error = (
+                    exc.to_dict()
+                    if isinstance(exc, LLMSpellError)
+                    else {"code": "INTERNAL", "message": str(exc)}
+                )
+                await _publish(self._ctx, "agent.failed", {"agent": name, "error": error})
             raise
         self._env.add_usage(output.usage, output.cost)
-        _count_usage(output.model or self.name(), output.usage, output.cost)
-        self._env.event(
-            "agent", {"name": self.name(), "status": "completed", "usage": output.usage.to_dict()}
-        )
+        _count_usage(output.model or name, output.usage, output.cost)
+        usage = output.usage.to_dict()
+        self._env.event("agent", {"name": name, "status": "completed", "usage": usage})
+        if live_bus(self._ctx):
+            await _publish(self._ctx, "agent.completed", {"agent": name, "usage": usage})
         return output.to_dict()
 
     def stream(self, value: Any) -> AsyncIterator[str]:

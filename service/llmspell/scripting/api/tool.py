@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...core.abc import Tool
 from ...core.context import ExecutionContext
-from ...core.errors import ValidationError
+from ...core.errors import LLMSpellError, ScriptError, ToolError, ValidationError
 from .surface import ApiNamespace, ScriptEnv, ScriptFunction
 
 if TYPE_CHECKING:
@@ -48,7 +48,16 @@ class ScriptTool(Tool):
         self._fn = fn
 
     async def invoke(self, params: dict[str, Any], ctx: ExecutionContext) -> Any:
-        return await self._fn(params)
+        """Call the script function; a plain ``error(...)`` (or an error table of no known code)
+        is the tool failing: ``TOOL_ERROR``. Errors of a known code keep it."""
+        try:
+            return await self._fn(params)
+        except ScriptError as exc:
+            raise ToolError(exc.message, details=exc.details) from exc
+        except LLMSpellError as exc:
+            if type(exc) is not LLMSpellError:
+                raise
+            raise ToolError(exc.message, details=exc.details) from exc
 
 
 def _summary(tool: Tool) -> dict[str, Any]:
