@@ -185,3 +185,47 @@ async def test_errors_without_a_session(settings: Settings) -> None:
     assert missing.error is not None and missing.error.code == "NOT_FOUND"
     scope = await run('return State.load("session", "k")', settings)
     assert scope.error is not None and "needs a current session" in scope.error.message
+
+
+async def test_a_scripts_own_session_hooks_fire_on_its_session_calls(settings: Settings) -> None:
+    # SCRIPT-API.md: registered hooks fire on the calls made by the same script, and
+    # SessionStart/SessionEnd are among the points.
+    result = ok(
+        await run(
+            """
+            local seen = {}
+            Hook.register("SessionStart", function(ctx)
+              seen[#seen + 1] = "start " .. ctx.data.name
+              return {action = "modified", data = {session_id = ctx.data.session_id,
+                name = ctx.data.name, metadata = {by = "hook"}}}
+            end)
+            Hook.register("SessionEnd", function(ctx)
+              seen[#seen + 1] = "end " .. ctx.data.status
+            end)
+            Hook.register("SessionSave", function(ctx) seen[#seen + 1] = "save" end)
+            Hook.register("SessionRestore", function(ctx) seen[#seen + 1] = "restore" end)
+            local id = Session.create({name = "hooked"})
+            Session.suspend(id)
+            Session.resume(id)
+            Session.complete(id)
+            return {seen = seen, metadata = Session.get(id).metadata}
+            """,
+            settings,
+        )
+    )
+    assert result == {
+        "seen": ["start hooked", "save", "restore", "end completed"],
+        "metadata": {"by": "hook"},
+    }
+
+
+async def test_a_scripts_session_start_hook_can_cancel(settings: Settings) -> None:
+    outcome = await run(
+        """
+        Hook.register("SessionStart", function() return {action = "cancel", reason = "no sessions"} end)
+        return Session.create({name = "refused"})
+        """,
+        settings,
+    )
+    assert outcome.error is not None and outcome.error.code == "CANCELLED"
+    assert "no sessions" in outcome.error.message

@@ -618,12 +618,13 @@ def process_hooks() -> HookRegistry:
     return _PROCESS
 
 
-def hooks_for(ctx: ExecutionContext) -> HookRegistry | None:
-    """The registry to dispatch on for ``ctx``, or None when no hook is registered at all.
+def hooks_for(ctx: ExecutionContext | None) -> HookRegistry | None:
+    """The registry to dispatch on for ``ctx`` (None: a call outside any run, which sees the
+    process's hooks), or None when no hook is registered at all.
 
     This is the cheap guard components put in front of every hook point.
     """
-    registry: HookRegistry = ctx.services.get("hooks") or _PROCESS
+    registry: HookRegistry = _PROCESS if ctx is None else ctx.services.get("hooks") or _PROCESS
     return registry if registry._own or registry._inherited else None
 
 

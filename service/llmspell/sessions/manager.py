@@ -14,6 +14,7 @@ from .artifacts import ArtifactManager, artifact_view
 
 if TYPE_CHECKING:
     from ..core.config import Settings
+    from ..core.context import ExecutionContext
     from ..state.manager import StateManager
     from ..storage.abc import Store
 
@@ -36,12 +37,12 @@ _POINTS = {
 }
 
 
-def _hooks() -> Any:
-    """The process hook registry when any hook is registered (sessions have no run context)."""
-    from ..hooks.registry import process_hooks
+def _hooks(ctx: ExecutionContext | None) -> Any:
+    """The hooks of the run of ``ctx`` (with the process's), else the process's; None when
+    no hook is registered."""
+    from ..hooks.registry import hooks_for
 
-    registry = process_hooks()
-    return registry if registry.live else None
+    return hooks_for(ctx)
 
 
 def session_view(record: SessionRecord) -> dict[str, Any]:
@@ -81,15 +82,17 @@ class SessionManager:
         tags: Sequence[str] = (),
         metadata: dict[str, Any] | None = None,
         session_id: str | None = None,
+        ctx: ExecutionContext | None = None,
     ) -> SessionRecord:
         """A new ``active`` session.
 
-        Fires SessionStart ``{session_id, name, metadata}`` first (modified metadata, cancel).
+        Fires SessionStart ``{session_id, name, metadata}`` first (modified metadata, cancel)
+        on the hooks of the run of ``ctx`` (a script's own included), else the process's.
         """
-        hooks = _hooks()
+        hooks = _hooks(ctx)
         if hooks is not None:
             data = {"session_id": session_id or "", "name": name, "metadata": dict(metadata or {})}
-            pre = await hooks.run("SessionStart", ("session", session_id or ""), data)
+            pre = await hooks.run("SessionStart", ("session", session_id or ""), data, ctx)
             if isinstance(pre.data, dict) and isinstance(pre.data.get("metadata"), dict):
                 metadata = pre.data["metadata"]
         return await self.store.sessions.create(
@@ -120,8 +123,12 @@ class SessionManager:
             cursor=cursor,
         )
 
-    async def transition(self, session_id: str, status: SessionStatus) -> SessionRecord:
-        """Move the session to ``status``. Raises ValidationError for a move its status forbids."""
+    async def transition(
+        self, session_id: str, status: SessionStatus, *, ctx: ExecutionContext | None = None
+    ) -> SessionRecord:
+        """Move the session to ``status``, firing its hook point (SessionEnd, SessionSave,
+        SessionRestore) as :meth:`create` fires SessionStart. Raises ValidationError for a
+        move its status forbids."""
         current = await self.store.sessions.get(session_id)
         if current.status == status:
             return current
@@ -132,24 +139,25 @@ class SessionManager:
                 f"{' or '.join(allowed)} can become {status}",
                 details={"session_id": session_id, "status": current.status},
             )
-        hooks = _hooks()
+        hooks = _hooks(ctx)
         point = _POINTS.get(status)
         if hooks is not None and point is not None:
             # SessionRestore (resume) may be cancelled; the others observe.
-            await hooks.run(point, ("session", session_id), {"session_id": session_id, "status": status})
+            data = {"session_id": session_id, "status": status}
+            await hooks.run(point, ("session", session_id), data, ctx)
         return await self.store.sessions.update(session_id, status=status)
 
-    async def complete(self, session_id: str) -> SessionRecord:
-        return await self.transition(session_id, "completed")
+    async def complete(self, session_id: str, *, ctx: ExecutionContext | None = None) -> SessionRecord:
+        return await self.transition(session_id, "completed", ctx=ctx)
 
-    async def fail(self, session_id: str) -> SessionRecord:
-        return await self.transition(session_id, "failed")
+    async def fail(self, session_id: str, *, ctx: ExecutionContext | None = None) -> SessionRecord:
+        return await self.transition(session_id, "failed", ctx=ctx)
 
-    async def suspend(self, session_id: str) -> SessionRecord:
-        return await self.transition(session_id, "suspended")
+    async def suspend(self, session_id: str, *, ctx: ExecutionContext | None = None) -> SessionRecord:
+        return await self.transition(session_id, "suspended", ctx=ctx)
 
-    async def resume(self, session_id: str) -> SessionRecord:
-        return await self.transition(session_id, "active")
+    async def resume(self, session_id: str, *, ctx: ExecutionContext | None = None) -> SessionRecord:
+        return await self.transition(session_id, "active", ctx=ctx)
 
     async def update(
         self,
@@ -177,7 +185,7 @@ class SessionManager:
         """The session as one JSON document: record, state, artifacts (content base64 up to
         10 MB each; larger ones by hash only), and replay records."""
         record = await self.get(session_id)
-        hooks = _hooks()
+        hooks = _hooks(None)
         if hooks is not None:
             data = {"session_id": session_id, "checkpoint": "export"}
             await hooks.run("SessionCheckpoint", ("session", session_id), data)

@@ -127,7 +127,9 @@ class StateManager:
 
         Fires BeforeStateRead/AfterStateRead (``ctx``'s hooks, else the process's).
         """
-        hooks = _hooks(ctx)
+        from ..hooks.registry import hooks_for
+
+        hooks = hooks_for(ctx)
         if hooks is not None:
             from ._hooked import hooked_get
 
@@ -139,7 +141,9 @@ class StateManager:
         value, version = self.migrations.upgrade(
             record.scope, record.key, record.value, record.schema_version
         )
-        hooks = _hooks(ctx)
+        from ..hooks.registry import hooks_for
+
+        hooks = hooks_for(ctx)
         if hooks is not None:
             from ._hooked import hooked_migration
 
@@ -233,7 +237,9 @@ class StateManager:
         ``expected_version``: 0 = the key must not exist, ``n`` = it must be at version ``n``.
         Fires BeforeStateWrite/AfterStateWrite/StateConflict (``ctx``'s hooks, else the process's).
         """
-        hooks = _hooks(ctx)
+        from ..hooks.registry import hooks_for
+
+        hooks = hooks_for(ctx)
         if hooks is not None:
             from ._hooked import hooked_set
 
@@ -330,12 +336,3 @@ class StateManager:
             self.cache.put(scope, key, record)
         if self._invalidator is not None:
             await self._invalidator.publish(scope, key)
-
-
-def _hooks(ctx: ExecutionContext | None) -> Any:
-    from ..hooks.registry import hooks_for, process_hooks
-
-    if ctx is not None:
-        return hooks_for(ctx)
-    registry = process_hooks()
-    return registry if registry.live else None

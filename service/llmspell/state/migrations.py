@@ -139,9 +139,10 @@ async def migrate_store(
     written, ``cancel`` skips the entry (counted in ``cancelled``).
     """
     from ..hooks.abc import HookCancelled
+    from ..hooks.registry import hooks_for
     from .scopes import encode_value
 
-    hooks = _hooks(ctx)
+    hooks = hooks_for(ctx)
     report = MigrationReport(dry_run=dry_run)
     cursor: str | None = None
     while True:
@@ -181,12 +182,3 @@ async def migrate_store(
                 report.conflicts += 1
         if cursor is None:
             return report
-
-
-def _hooks(ctx: ExecutionContext | None) -> Any:
-    from ..hooks.registry import hooks_for, process_hooks
-
-    if ctx is not None:
-        return hooks_for(ctx)
-    registry = process_hooks()
-    return registry if registry.live else None

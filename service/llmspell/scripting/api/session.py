@@ -73,6 +73,7 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
                 description=str(fields.get("description") or ""),
                 tags=_tags(fields.get("tags")),
                 metadata=_table(fields.get("metadata"), "metadata"),
+                ctx=ctx,
             )
         )
         return record.id
@@ -98,7 +99,7 @@ def build(env: ScriptEnv, ctx: ExecutionContext) -> list[ApiNamespace]:
     def transition(action: str) -> Callable[[Any], Awaitable[dict[str, Any]]]:
         async def move(value: Any = None) -> dict[str, Any]:
             sid = session_id(value)
-            record = await call(lambda p: getattr(p.sessions, action)(sid))
+            record = await call(lambda p: getattr(p.sessions, action)(sid, ctx=ctx))
             return session_view(record)
 
         return move
