@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from ..core.errors import LLMSpellError
 from ..runtime.abc import ControlPlane
-from .auth import Authenticator
+from .auth import Authenticator, extract_key
 from .errors import error_problem, problem
 from .hot import HotRoutes, send_problem
 from .routes import agents, events, hooks, runs, schedules, scripts, sessions, state, tools, workflows
@@ -69,6 +72,39 @@ class _TooLarge(Exception):
     pass
 
 
+# Routes outside /v1 (operations and API documentation): each needs a key unless it is one
+# of server.public_paths. The /v1 routes check their own scopes.
+_GATED_PATHS = frozenset(
+    {"/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
+
+
+class _Gate:
+    """401 for the gated paths not in ``public_paths`` without a valid API key (any scope)."""
+
+    def __init__(self, app: ASGIApp, auth: Authenticator, guarded: frozenset[str]) -> None:
+        self.app = app
+        self.auth = auth
+        self.guarded = guarded
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") in self.guarded:
+            headers = dict(scope.get("headers", []))
+            authorization, api_key = headers.get(b"authorization"), headers.get(b"x-api-key")
+            try:
+                await self.auth.authenticate(
+                    extract_key(
+                        authorization.decode("latin-1") if authorization is not None else None,
+                        api_key.decode("latin-1") if api_key is not None else None,
+                    )
+                )
+            except LLMSpellError as exc:
+                status, _ = error_problem(exc)
+                await send_problem(send, status, exc.code, exc.message)
+                return
+        await self.app(scope, receive, send)
+
+
 class _Measure:
     """Request latency per method, route template and status (pure ASGI: no per-request task)."""
 
@@ -114,8 +150,59 @@ class _App(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(control: ControlPlane, auth: Authenticator, *, max_body_bytes: int = 1_048_576) -> FastAPI:
-    """The FastAPI app over ``control``."""
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "An error (RFC 9457 problem details); `code` is the stable error code.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "details": {"type": "object"},
+    },
+    "required": ["type", "title", "status", "detail", "code"],
+}
+
+
+def _problem_openapi(app: FastAPI) -> None:
+    """Declare what the app answers to a bad request: 400 problem+json, not FastAPI's 422."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        bad_request = {
+            "description": "Bad Request (VALIDATION or CONFIG_ERROR)",
+            "content": {_PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if responses.pop("422", None) is not None:
+                    responses.setdefault("400", bad_request)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = _PROBLEM_SCHEMA
+        for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 body, if unused now
+            if f'"#/components/schemas/{name}"' not in json.dumps(schema):
+                schemas.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(
+    control: ControlPlane,
+    auth: Authenticator,
+    *,
+    max_body_bytes: int = 1_048_576,
+    public_paths: Sequence[str] = ("/health", "/ready", "/metrics"),
+) -> FastAPI:
+    """The FastAPI app over ``control``; of the routes outside ``/v1`` only ``public_paths``
+    are served without an API key."""
     app = _App(
         title="llmspell",
         version=__version__,
@@ -178,6 +265,8 @@ def create_app(control: ControlPlane, auth: Authenticator, *, max_body_bytes: in
     app.include_router(workflows.router)
     app.include_router(hooks.router)
     app.include_router(events.router)
+    _problem_openapi(app)
+    app.add_middleware(_Gate, auth=auth, guarded=_GATED_PATHS - frozenset(public_paths))
     app.add_middleware(_Measure)
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
     app.hot_routes = HotRoutes(control, auth, max_body_bytes=max_body_bytes)

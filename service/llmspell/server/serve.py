@@ -86,7 +86,9 @@ async def serve(settings: Settings, *, migrate: bool = True, ready_file: str | N
         check_bind(server_cfg.host, keys_enabled, server_cfg.allow_insecure_bind)
         if not keys_enabled:
             log.warning("no API keys configured: every caller is admin; binding %s only", server_cfg.host)
-        app = create_app(daemon, auth, max_body_bytes=server_cfg.max_body_bytes)
+        app = create_app(
+            daemon, auth, max_body_bytes=server_cfg.max_body_bytes, public_paths=server_cfg.public_paths
+        )
         config = uvicorn.Config(
             app,
             host=server_cfg.host,

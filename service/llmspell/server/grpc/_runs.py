@@ -86,6 +86,10 @@ def event_to_message(event: RunEvent) -> runs_pb2.RunEvent:
 def _after(request: runs_pb2.RunEventsRequest, context: grpc.aio.ServicerContext) -> int:
     if request.after:
         return request.after
+    return _last_event_id(context)
+
+
+def _last_event_id(context: grpc.aio.ServicerContext) -> int:
     header = metadata_value(context, "last-event-id")
     if not header:
         return 0
@@ -129,7 +133,15 @@ class RunsServicer(Servicer):
     async def Stream(
         self, request: runs_pb2.CreateRunRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[runs_pb2.RunEvent]:
-        async for message in _relay(self._control.stream_run(run_request(request, context))):
+        create = run_request(request, context)
+        after = _last_event_id(context)
+        if create.idempotency_key is not None and after > 0:
+            # A retry of an idempotent stream resumes after the last event it received.
+            run = await self._control.create_run(create)
+            events = self._control.run_events(run["id"], after, follow=True)
+        else:
+            events = self._control.stream_run(create)
+        async for message in _relay(events):
             yield message
 
     @rpc("runs:read")

@@ -80,17 +80,27 @@ async def stream_run(
     body: RunBody,
     plane: ControlPlane = Depends(control),
     idempotency_key: str | None = Header(default=None),
+    last_event_id: str | None = Header(default=None),
 ) -> StreamingResponse:
-    """Start a run and stream its events (``text/event-stream``) until ``end``."""
-    events = plane.stream_run(run_request(body, idempotency_key))
-    first = await anext(events)  # errors before the run exists become problem responses
+    """Start a run and stream its events (``text/event-stream``) until ``end``; a retry with
+    the same ``Idempotency-Key`` and ``Last-Event-ID`` resumes after that event."""
+    after = _event_id(last_event_id)
+    if idempotency_key is not None and after > 0:
+        run_id = (await plane.create_run(run_request(body, idempotency_key)))["id"]
+        events = plane.run_events(run_id, after, follow=True)
+    else:
+        events = plane.stream_run(run_request(body, idempotency_key))
+        run_id = None
+    first = await anext(events, None)  # errors before the run exists become problem responses
 
     async def chained() -> Any:
+        if first is None:  # resumed after the last event: nothing left
+            return
         yield first
         async for event in events:
             yield event
 
-    headers = {**_SSE_HEADERS, "X-Run-Id": first.run_id}
+    headers = {**_SSE_HEADERS, "X-Run-Id": run_id or (first.run_id if first is not None else "")}
     return StreamingResponse(sse_frames(chained()), media_type="text/event-stream", headers=headers)
 
 

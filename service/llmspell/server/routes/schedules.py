@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ...runtime.abc import ControlPlane, ScheduleSpec
 from ..deps import control, require
+from ..pages import page
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
 
@@ -48,9 +49,16 @@ async def create_schedule(body: ScheduleBody, plane: ControlPlane = Depends(cont
 
 
 @router.get("", dependencies=[Depends(require("schedules:read"))])
-async def list_schedules(plane: ControlPlane = Depends(control)) -> dict[str, Any]:
-    """Every schedule: ``{items, next_cursor}``."""
-    return await plane.list_schedules()
+async def list_schedules(
+    plane: ControlPlane = Depends(control),
+    limit: int = Query(1000, ge=1, le=1000),
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Schedules by name: ``{items, next_cursor}``."""
+    # The control plane answers every schedule (up to 1000) at once; the page is cut here.
+    everything = await plane.list_schedules()
+    items, next_cursor = page(everything["items"], lambda item: (item["name"],), 1, limit, cursor)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/{schedule_id}", dependencies=[Depends(require("schedules:read"))])

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...core.errors import ValidationError
+from ..pages import page
 from .state import persistence, require
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ async def _transition(session_id: str, action: str, p: Persistence) -> dict[str,
 
 @router.post("/{session_id}/complete", dependencies=[require("sessions:write")])
 async def complete_session(session_id: str, p: Persistence = Depends(persistence)) -> dict[str, Any]:
-    """Mark the session completed (400 VALIDATION when it already ended)."""
+    """Mark the session completed (as is when it is; 400 VALIDATION when it failed)."""
     return await _transition(session_id, "complete", p)
 
 
@@ -144,12 +145,17 @@ async def export_session(session_id: str, p: Persistence = Depends(persistence))
 
 @router.get("/{session_id}/artifacts", dependencies=[require("sessions:read")])
 async def list_artifacts(
-    session_id: str, p: Persistence = Depends(persistence), name: str | None = None
+    session_id: str,
+    p: Persistence = Depends(persistence),
+    name: str | None = None,
+    limit: int = Query(1000, ge=1, le=1000),
+    cursor: str | None = None,
 ) -> dict[str, Any]:
-    """Every artifact version of the session: ``{items}``."""
+    """The session's artifact versions by name and version: ``{items, next_cursor}``."""
     _, artifact_view = _views()
     records = await p.artifacts.list(session_id, name=name)
-    return {"items": [artifact_view(r) for r in records], "next_cursor": None}
+    chosen, next_cursor = page(records, lambda r: (r.name, r.version), 2, limit, cursor)
+    return {"items": [artifact_view(r) for r in chosen], "next_cursor": next_cursor}
 
 
 @router.post("/{session_id}/artifacts", status_code=201, dependencies=[require("sessions:write")])
