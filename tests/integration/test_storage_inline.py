@@ -29,3 +29,33 @@ async def test_write_waits_off_the_loop_while_another_process_holds_the_lock(tmp
         assert record.version == 2
         got = await store.state.get("global", "k")
         assert got is not None and got.value == 2
+
+
+async def test_the_wal_is_checkpointed_off_the_loop(tmp_path: Path) -> None:
+    from llmspell.storage.sql._db import Database
+
+    path = tmp_path / "wal.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate.upgrade(url)
+    async with open_store(url) as store:
+        db: Database = store._db  # type: ignore[attr-defined]
+        checkpoints = db.checkpoints
+        assert checkpoints is not None and checkpoints.alive
+        # The store's own connections never checkpoint inside a commit.
+        off = await db.run(lambda conn: conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar(), write=False)
+        assert off == 0
+        for i in range(300):
+            await store.state.put("global", f"k{i}", "x" * 2000, size=2000)
+        # Until the checkpoint thread copied the log into the database file.
+        deadline = asyncio.get_running_loop().time() + 10
+        while not (checkpoints.last[0] > 0 and checkpoints.last[0] == checkpoints.last[1]):
+            assert asyncio.get_running_loop().time() < deadline, checkpoints.last
+            await asyncio.sleep(0.05)
+        probe = sqlite3.connect(path)
+        assert probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0] == 0
+        probe.close()
+    assert not checkpoints.alive
+    # Everything is in the database file once the store closed.
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT count(*) FROM state_entries").fetchone()[0] >= 300
+    check.close()

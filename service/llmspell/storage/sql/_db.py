@@ -24,6 +24,7 @@ from ._async import AsyncConnection, AsyncEngine, run_transaction
 from ._dialect import Dialect
 from ._errors import connection_lost, map_db_errors
 from ._prepared import Prepared
+from ._wal import WalCheckpointer
 from .sqlite import IMMEDIATE_OPTION
 
 __all__ = ["Database", "driver_cursor", "new_id", "utcnow"]
@@ -78,6 +79,7 @@ class Database:
         self._worker: ThreadPoolExecutor | None = None
         self._prepared: dict[Select[Any] | UpdateBase, Prepared] = {}
         self._idle: list[tuple[float, PoolProxiedConnection]] = []
+        self.checkpoints: WalCheckpointer | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -113,6 +115,7 @@ class Database:
         self._inline = self.dialect.create_inline_engines(self.url)
         if self._inline is not None:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="llmspell-sqlite")
+        self.checkpoints = self.dialect.start_checkpoints(self.url)
 
     async def aclose(self) -> None:
         """Dispose of the engine; later use raises StorageError."""
@@ -121,6 +124,9 @@ class Database:
         idle, self._idle = self._idle, []
         for _since, pooled in idle:
             await greenlet_spawn(pooled.close)
+        checkpoints, self.checkpoints = self.checkpoints, None
+        if checkpoints is not None:
+            checkpoints.stop()  # wakes at once; waits only for a pass under way
         inline, self._inline = self._inline, None
         worker, self._worker = self._worker, None
         if worker is not None:

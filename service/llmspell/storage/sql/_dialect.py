@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Select, Table
 
 from ._async import AsyncConnection, AsyncEngine
+
+if TYPE_CHECKING:
+    from ._wal import WalCheckpointer
 
 __all__ = ["Dialect"]
 
@@ -28,6 +31,11 @@ class Dialect(ABC):
         """Synchronous engines for :meth:`Database.run` on an embedded database: one used on
         the event loop's thread (it must never wait for a lock) and one for a worker thread
         (it may); None when the backend has none (network databases)."""
+        return None
+
+    def start_checkpoints(self, url: str) -> WalCheckpointer | None:
+        """A running thread that checkpoints an embedded database's log; None when the
+        backend needs none (network databases)."""
         return None
 
     @abstractmethod

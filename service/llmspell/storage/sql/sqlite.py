@@ -20,6 +20,7 @@ from ...core.errors import ConfigError
 from ._async import AsyncConnection, AsyncEngine, create_async_engine
 from ._dialect import Dialect
 from ._json import dumps_json
+from ._wal import WalCheckpointer
 
 __all__ = ["IMMEDIATE_OPTION", "SQLiteDialect"]
 
@@ -46,6 +47,7 @@ def _listen(engine: Engine, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> None:
         f"PRAGMA busy_timeout={busy_timeout_ms}",
         "PRAGMA foreign_keys=ON",
         "PRAGMA synchronous=NORMAL",
+        "PRAGMA wal_autocheckpoint=0",  # checkpoints run on their own thread (_wal.py)
     )
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -116,6 +118,9 @@ class SQLiteDialect(Dialect):
             return created
 
         return engine(0), engine(_BUSY_TIMEOUT_MS)
+
+    def start_checkpoints(self, url: str) -> WalCheckpointer:
+        return WalCheckpointer(_database_path(url)).start()
 
     def insert(self, table: Table) -> Any:
         return sqlite_insert(table)
