@@ -42,7 +42,9 @@ async def test_the_wal_is_checkpointed_off_the_loop(tmp_path: Path) -> None:
         checkpoints = db.checkpoints
         assert checkpoints is not None and checkpoints.alive
         # The store's own connections never checkpoint inside a commit.
-        off = await db.run(lambda conn: conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar(), write=False)
+        off = await db.run(
+            lambda conn: conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar(), write=False
+        )
         assert off == 0
         for i in range(300):
             await store.state.put("global", f"k{i}", "x" * 2000, size=2000)
