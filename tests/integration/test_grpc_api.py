@@ -255,7 +255,7 @@ class MemoryControl(ControlPlane):
             raise NotFound.named("schedule", schedule_id)
         return self.schedules[schedule_id]
 
-    async def list_schedules(self) -> dict[str, Any]:
+    async def list_schedules(self, limit: int = 1000, cursor: str | None = None) -> dict[str, Any]:
         return {"items": list(self.schedules.values()), "next_cursor": None}
 
     async def update_schedule(self, schedule_id: str, spec: ScheduleSpec) -> dict[str, Any]:

@@ -99,6 +99,28 @@ async def test_scripts_and_schedules(channel: grpc.aio.Channel) -> None:
     fired = await schedules.Runs(schedules_pb2.ScheduleRunsRequest(id=created.id), timeout=30)
     assert [r.id for r in fired.items] == [run.id]
     await schedules.Delete(ident, timeout=30)
+
+    # Schedules.List pages by name with limit and cursor, as GET /v1/schedules does.
+    made = [
+        await schedules.Create(
+            schedules_pb2.ScheduleSpec(
+                name=f"grpc-page-{i}", script="grpc-job", interval_s=3600, enabled=False
+            ),
+            timeout=30,
+        )
+        for i in range(3)
+    ]
+    first = await schedules.List(schedules_pb2.ListSchedulesRequest(limit=2), timeout=30)
+    assert [s.name for s in first.items] == ["grpc-page-0", "grpc-page-1"] and first.HasField("next_cursor")
+    rest = await schedules.List(
+        schedules_pb2.ListSchedulesRequest(limit=2, cursor=first.next_cursor), timeout=30
+    )
+    assert [s.name for s in rest.items] == ["grpc-page-2"] and not rest.HasField("next_cursor")
+    with pytest.raises(grpc.aio.AioRpcError) as bad_cursor:
+        await schedules.List(schedules_pb2.ListSchedulesRequest(cursor="nonsense!"), timeout=30)
+    assert bad_cursor.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    for schedule in made:
+        await schedules.Delete(schedules_pb2.ScheduleIdRequest(id=schedule.id), timeout=30)
     await scripts.Delete(scripts_pb2.DeleteScriptRequest(name="grpc-job"), timeout=30)
     with pytest.raises(grpc.aio.AioRpcError) as gone:
         await scripts.Get(scripts_pb2.GetScriptRequest(name="grpc-job"), timeout=30)

@@ -124,8 +124,8 @@ class ControlPlane(ABC):
         """Raises NotFound."""
 
     @abstractmethod
-    async def list_schedules(self) -> dict[str, Any]:
-        """``{items, next_cursor}``."""
+    async def list_schedules(self, limit: int = 1000, cursor: str | None = None) -> dict[str, Any]:
+        """Schedules by name, at most ``limit`` after ``cursor``: ``{items, next_cursor}``."""
 
     @abstractmethod
     async def update_schedule(self, schedule_id: str, spec: ScheduleSpec) -> dict[str, Any]:

@@ -513,8 +513,9 @@ class Daemon(ControlPlane):
     async def get_schedule(self, schedule_id: str) -> dict[str, Any]:
         return schedule_view(await self.store.schedules.get(schedule_id))
 
-    async def list_schedules(self) -> dict[str, Any]:
-        schedules, next_cursor = await self.store.schedules.list(limit=1000)
+    async def list_schedules(self, limit: int = 1000, cursor: str | None = None) -> dict[str, Any]:
+        """Schedules by name, ``{items, next_cursor}``. Raises ValidationError for a bad cursor."""
+        schedules, next_cursor = await self.store.schedules.list(limit=limit, cursor=cursor)
         return {"items": [schedule_view(s) for s in schedules], "next_cursor": next_cursor}
 
     async def update_schedule(self, schedule_id: str, spec: ScheduleSpec) -> dict[str, Any]:

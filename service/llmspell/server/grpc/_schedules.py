@@ -69,7 +69,9 @@ class SchedulesServicer(Servicer):
     async def List(
         self, request: schedules_pb2.ListSchedulesRequest, context: grpc.aio.ServicerContext
     ) -> schedules_pb2.ListSchedulesResponse:
-        page = await self._control.list_schedules()
+        page = await self._control.list_schedules(
+            request.limit or 1000, request.cursor if request.HasField("cursor") else None
+        )
         response = schedules_pb2.ListSchedulesResponse(
             items=[schedule_to_message(item) for item in page.get("items", ())]
         )

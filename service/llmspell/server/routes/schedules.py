@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict
 
 from ...runtime.abc import ControlPlane, ScheduleSpec
 from ..deps import control, require
-from ..pages import page
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
 
@@ -55,10 +54,7 @@ async def list_schedules(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Schedules by name: ``{items, next_cursor}``."""
-    # The control plane answers every schedule (up to 1000) at once; the page is cut here.
-    everything = await plane.list_schedules()
-    items, next_cursor = page(everything["items"], lambda item: (item["name"],), 1, limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    return await plane.list_schedules(limit, cursor)
 
 
 @router.get("/{schedule_id}", dependencies=[Depends(require("schedules:read"))])
