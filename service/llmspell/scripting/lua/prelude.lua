@@ -67,7 +67,6 @@ local function new_thread(fn)
   dbg_sethook(co, hook, "", HOOK_COUNT)
   return co
 end
-dbg_sethook(hook, "", HOOK_COUNT)
 
 local function checked(ok, ...)
   if not ok then
@@ -622,6 +621,10 @@ local function close_run()
   raw_getmetatable("").__index = LIB.string
   return clean
 end
+
+-- The main thread counts too (set last: a hooked thread runs every instruction through the
+-- hook check, and the rest of this chunk needs none).
+dbg_sethook(hook, "", HOOK_COUNT)
 
 local function compile(source, chunk_name)
   local fn, problem = raw_load(source, "@" .. chunk_name, "t", env)
