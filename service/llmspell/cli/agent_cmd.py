@@ -17,7 +17,7 @@ from ..core.errors import LLMSpellError, ValidationError
 from ._common import fail
 from ._options import Output, print_fields
 from .client import DaemonClient
-from .daemon_cmds import KeyOpt, ServerOpt, _call, _emit
+from .daemon_cmds import KeyOpt, ServerOpt, _call, _call_every_page, _emit
 
 __all__ = ["register"]
 
@@ -29,7 +29,7 @@ _COLUMNS = ["name", "type", "model", "tools", "version", "updated_at"]
 @agent_app.command("list")
 def agent_list(server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """Stored agents."""
-    items = _call(server, api_key, "GET", "/v1/agents", params={"limit": 1000})["items"]
+    items = _call_every_page(server, api_key, "/v1/agents")
     _emit(items, output, _COLUMNS, "agents")
 
 

@@ -62,6 +62,18 @@ def _call(server: str | None, api_key: str | None, method: str, path: str, **kwa
         fail(exc)
 
 
+def _call_every_page(server: str | None, api_key: str | None, path: str) -> list[Any]:
+    """Every item of the list at ``path``, following ``next_cursor`` page after page."""
+    items: list[Any] = []
+    params: dict[str, Any] = {"limit": 1000}
+    while True:
+        page = _call(server, api_key, "GET", path, params=params)
+        items += page["items"]
+        if not page.get("next_cursor"):
+            return items
+        params["cursor"] = page["next_cursor"]
+
+
 _RUN_COLUMNS = ["id", "status", "script", "duration_ms", "created_at"]
 
 
@@ -177,8 +189,12 @@ def scripts_push(
 @scripts_app.command("list")
 def scripts_list(server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """List stored scripts (latest versions)."""
-    page = _call(server, api_key, "GET", "/v1/scripts", params={"limit": 1000})
-    _emit(page["items"], output, ["name", "version", "engine", "description", "created_at"], "scripts")
+    _emit(
+        _call_every_page(server, api_key, "/v1/scripts"),
+        output,
+        ["name", "version", "engine", "description", "created_at"],
+        "scripts",
+    )
 
 
 @scripts_app.command("get")
@@ -253,8 +269,7 @@ def schedules_create(
 @schedules_app.command("list")
 def schedules_list(server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """List schedules."""
-    page = _call(server, api_key, "GET", "/v1/schedules")
-    _emit(page["items"], output, _SCHEDULE_COLUMNS, "schedules")
+    _emit(_call_every_page(server, api_key, "/v1/schedules"), output, _SCHEDULE_COLUMNS, "schedules")
 
 
 def _schedule_action(action: str, help_text: str) -> None:

@@ -17,7 +17,7 @@ import typer
 from ..core.errors import LLMSpellError, ValidationError
 from ._common import fail
 from ._options import Output
-from .daemon_cmds import KeyOpt, ServerOpt, _call, _emit
+from .daemon_cmds import KeyOpt, ServerOpt, _call, _call_every_page, _emit
 
 __all__ = ["register"]
 
@@ -47,7 +47,7 @@ def _input(value: str | None) -> Any:
 @workflow_app.command("list")
 def workflow_list(server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """Stored workflows."""
-    items = _call(server, api_key, "GET", "/v1/workflows", params={"limit": 1000})["items"]
+    items = _call_every_page(server, api_key, "/v1/workflows")
     _emit(items, output, _COLUMNS, "workflows")
 
 

@@ -1,0 +1,39 @@
+"""End-to-end: the CLI's list commands read every page of a daemon's lists (the REST lists
+answer at most 1,000 items a page)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fakes.daemon import LLMSPELL, start_daemon
+
+
+def test_scripts_list_follows_next_cursor_past_the_first_page(tmp_path: Path) -> None:
+    daemon = start_daemon(tmp_path)
+    try:
+        names = [f"job-{i:04d}" for i in range(1001)]
+
+        def push(chunk: list[str]) -> None:
+            with daemon.client() as http:
+                for name in chunk:
+                    http.post("/v1/scripts", json={"name": name, "code": "return 1"}).raise_for_status()
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(push, [names[i::4] for i in range(4)]))
+        with daemon.client() as http:
+            first = http.get("/v1/scripts", params={"limit": 1000}).json()
+        assert len(first["items"]) == 1000 and first["next_cursor"]
+        listed = subprocess.run(
+            [LLMSPELL, "scripts", "list", "-o", "json", "--server", daemon.url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "PATH": "/usr/bin:/bin"},
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert sorted(item["name"] for item in json.loads(listed.stdout)) == names
+    finally:
+        assert daemon.stop() == 0, daemon.log()
