@@ -37,3 +37,38 @@ def test_scripts_list_follows_next_cursor_past_the_first_page(tmp_path: Path) ->
         assert sorted(item["name"] for item in json.loads(listed.stdout)) == names
     finally:
         assert daemon.stop() == 0, daemon.log()
+
+
+def test_schedule_lists_follow_next_cursor_past_the_first_page(tmp_path: Path) -> None:
+    daemon = start_daemon(tmp_path)
+    try:
+        with daemon.client() as http:
+            http.post("/v1/scripts", json={"name": "noop", "code": "return 1"}).raise_for_status()
+        names = [f"every-{i:04d}" for i in range(1001)]
+
+        def create(chunk: list[str]) -> None:
+            with daemon.client() as http:
+                for name in chunk:
+                    spec = {"name": name, "script": "noop", "interval_s": 3600, "enabled": False}
+                    http.post("/v1/schedules", json=spec).raise_for_status()
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(create, [names[i::4] for i in range(4)]))
+        listed = subprocess.run(
+            [LLMSPELL, "schedules", "list", "-o", "json", "--server", daemon.url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "PATH": "/usr/bin:/bin"},
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert sorted(item["name"] for item in json.loads(listed.stdout)) == names
+        # The cron-scheduler tool lists them all too, in the daemon and over REST.
+        count = 'return #Tool.execute("cron-scheduler", {operation = "list"%s}).result'
+        with daemon.client() as http:
+            for server in ("", f', server = "{daemon.url}"'):
+                body = {"script": {"code": count % server}, "timeout_s": 60}
+                done = http.post("/v1/runs/wait", json=body).json()
+                assert (done["status"], done["result"]) == ("succeeded", 1001), done
+    finally:
+        assert daemon.stop() == 0, daemon.log()

@@ -82,8 +82,8 @@ class Scheduler:
             for schedule_id in set(self._entries) - set(revisions):
                 del self._entries[schedule_id]
             for schedule_id, revision in revisions.items():
-                if self._revisions.get(schedule_id) == revision and schedule_id in self._entries:
-                    continue
+                if self._revisions.get(schedule_id) == revision:
+                    continue  # unchanged since the last sync (loaded, or disabled or invalid)
                 try:
                     schedule = await self._store.schedules.get(schedule_id)
                 except LookupError:

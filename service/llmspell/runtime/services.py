@@ -32,9 +32,15 @@ class LocalSchedules:
         return await self._on_owner(self._control.create_schedule(ScheduleSpec(**spec)))
 
     async def list(self) -> list[dict[str, Any]]:
-        page = await self._on_owner(self._control.list_schedules())
-        items: list[dict[str, Any]] = page["items"]
-        return items
+        """Every schedule, page after page."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = await self._on_owner(self._control.list_schedules(1000, cursor))
+            items += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
 
     async def action(self, schedule_id: str, action: str) -> dict[str, Any]:
         if action == "trigger":

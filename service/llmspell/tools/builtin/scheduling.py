@@ -34,14 +34,16 @@ class RemoteSchedules:
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout_s = timeout_s
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+    async def _call(
+        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
         import httpx
 
         try:
             async with httpx.AsyncClient(
                 base_url=self._server, headers=self._headers, timeout=self._timeout_s
             ) as http:
-                response = await http.request(method, path, json=body)
+                response = await http.request(method, path, json=body, params=params)
         except httpx.HTTPError as exc:
             raise LLMSpellError(f"cannot reach the daemon at {self._server}: {exc}") from None
         if response.status_code >= 400:
@@ -57,9 +59,15 @@ class RemoteSchedules:
         return created
 
     async def list(self) -> list[dict[str, Any]]:
-        page = await self._call("GET", "/v1/schedules")
-        items: list[dict[str, Any]] = page["items"]
-        return items
+        """Every schedule, page after page."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 1000}
+        while True:
+            page = await self._call("GET", "/v1/schedules", params=params)
+            items += page["items"]
+            if not page.get("next_cursor"):
+                return items
+            params["cursor"] = page["next_cursor"]
 
     async def action(self, schedule_id: str, action: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("POST", f"/v1/schedules/{schedule_id}/{action}")
