@@ -69,6 +69,6 @@ def test_schedule_lists_follow_next_cursor_past_the_first_page(tmp_path: Path) -
             for server in ("", f', server = "{daemon.url}"'):
                 body = {"script": {"code": count % server}, "timeout_s": 60}
                 done = http.post("/v1/runs/wait", json=body).json()
-                assert (done["status"], done["result"]) == ("succeeded", 1001), done
+                assert (done["status"], done["result"]) == ("succeeded", 1001), (server, done.get("error"))
     finally:
         assert daemon.stop() == 0, daemon.log()

@@ -56,13 +56,19 @@ class Worker:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: dict[str, asyncio.Task[RunOutcome]] = {}
+        # Runs executing before they are stored (execute_now(stored=False)): no row holds
+        # their lease or a cancel request, so the lease loop leaves them alone.
+        self._unstored: set[str] = set()
         self._reserved = 0  # slots held for runs being created claimed by this worker
         self._stopping = False
         self._on_recovered = on_recovered
 
-    @property
-    def active_ids(self) -> list[str]:
-        return list(self._running)
+    def _stored_ids(self) -> list[str]:
+        """The runs executing here that have a row (a lease, perhaps a cancel request)."""
+        unstored = self._unstored
+        if not unstored:
+            return list(self._running)
+        return [run_id for run_id in self._running if run_id not in unstored]
 
     def is_active(self, run_id: str) -> bool:
         """True while run ``run_id`` executes here."""
@@ -95,6 +101,8 @@ class Worker:
         database until it ends) and return its outcome."""
         task = asyncio.create_task(self._executor.execute(run, stored=stored), name=f"run-{run.id}")
         self._track(run.id, task)
+        if not stored:
+            self._unstored.add(run.id)
         return await asyncio.shield(task)
 
     def reserve(self) -> bool:
@@ -145,6 +153,7 @@ class Worker:
         # By id, not by scanning: with many runs in flight every finish would cost O(n).
         if self._running.get(run_id) is task:
             del self._running[run_id]
+            self._unstored.discard(run_id)
 
     async def _lease_loop(self) -> None:
         interval = min(self._lease_s / 3, 0.5)
@@ -153,7 +162,7 @@ class Worker:
         while not self._stopping:
             await asyncio.sleep(interval)
             tick += 1
-            ids = self.active_ids
+            ids = self._stored_ids()
             if not ids:
                 continue
             try:
