@@ -6,12 +6,12 @@ from pathlib import Path
 
 from fakes.daemon import start_daemon
 
-# Waits 2.5 s on an await (no CPU): several lease renewals of a 0.9 s lease pass meanwhile.
-SLOW = 'local id = Event.subscribe("nobody.*") Event.receive(id, 2500) return "done"'
+# Waits 3.5 s on an await (no CPU): several renewals of a 1.5 s lease (every 0.5 s) pass meanwhile.
+SLOW = 'local id = Event.subscribe("nobody.*") Event.receive(id, 3500) return "done"'
 
 
 def test_a_wait_run_outlives_lease_renewals(tmp_path: Path) -> None:
-    daemon = start_daemon(tmp_path, env={"LLMSPELL_SERVER__LEASE_S": "0.9"})
+    daemon = start_daemon(tmp_path, env={"LLMSPELL_SERVER__LEASE_S": "1.5"})
     try:
         with daemon.client() as http:
             done = http.post("/v1/runs/wait", json={"script": {"code": SLOW}}, timeout=30).json()
