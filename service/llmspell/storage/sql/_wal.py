@@ -29,7 +29,6 @@ class WalCheckpointer:
     def __init__(self, path: Path, period_s: float = 1.0) -> None:
         self.path = path
         self.period_s = period_s
-        self.passes = 0
         #: (log frames, frames copied) of the last pass that ran.
         self.last: tuple[int, int] = (0, 0)
         self._stop = threading.Event()
@@ -67,5 +66,4 @@ class WalCheckpointer:
         except sqlite3.Error as exc:  # e.g. another process is checkpointing: next pass
             log.debug("WAL checkpoint of %s skipped: %s", self.path, exc)
             return
-        self.passes += 1
         self.last = (frames, copied)
