@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -142,3 +145,36 @@ def client_without_agents(daemon: Daemon) -> Iterator[httpx.Client]:
         for item in client.get("/v1/agents", params={"limit": 1000}).json()["items"]:
             client.delete(f"/v1/agents/{item['name']}")
         yield client
+
+
+def _tail(url: str, pattern: str, out: queue.Queue[Any], headers: dict[str, str] | None = None) -> None:
+    try:
+        with (
+            httpx.Client(base_url=url, timeout=None, headers=headers or {}) as http,
+            http.stream("GET", "/v1/events", params={"pattern": pattern}) as response,
+        ):
+            out.put(("status", response.status_code))
+            for line in response.iter_lines():
+                if line == ": subscribed":
+                    out.put(("subscribed", None))
+                elif line.startswith("data: "):
+                    out.put(("event", json.loads(line[6:])))
+    except httpx.HTTPError:
+        out.put(("closed", None))  # the daemon stopped at the end of the test
+
+
+def tail_events(url: str, pattern: str, headers: dict[str, str] | None = None) -> queue.Queue[Any]:
+    """Follow ``GET /v1/events?pattern=`` of the daemon at ``url`` on a thread, from the moment
+    the subscription exists; read the events with :func:`next_event`."""
+    out: queue.Queue[Any] = queue.Queue()
+    threading.Thread(target=_tail, args=(url, pattern, out, headers), daemon=True).start()
+    assert out.get(timeout=10) == ("status", 200)
+    assert out.get(timeout=10) == ("subscribed", None)
+    return out
+
+
+def next_event(out: queue.Queue[Any], timeout: float = 10.0) -> dict[str, Any]:
+    """The next event envelope a :func:`tail_events` tail received."""
+    kind, value = out.get(timeout=timeout)
+    assert kind == "event"
+    return value  # type: ignore[no-any-return]

@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from fakes.daemon import Daemon, client_without_agents, daemon_on_backend
+from fakes.daemon import Daemon, client_without_agents, daemon_on_backend, next_event, tail_events
 from fakes.llm_server import FakeLLMServer
 from google.protobuf import json_format
 from llmspell.server.grpc.gen.llmspell.v1 import agents_pb2, agents_pb2_grpc
@@ -115,6 +115,34 @@ def test_stream_sends_tokens_then_end(http: httpx.Client, fake_llm: FakeLLMServe
     assert kinds[-1] == "end" and set(kinds[:-1]) == {"token"} and len(kinds) >= 3
     assert "".join(e["data"]["text"] for e in events[:-1]) == "Echo: a b c d"
     assert events[-1]["data"]["output"]["text"] == "Echo: a b c d"
+
+
+def test_executions_publish_agent_events_on_the_bus(
+    daemon: Daemon, http: httpx.Client, fake_llm: FakeLLMServer
+) -> None:
+    http.post("/v1/agents", json=agent_body(fake_llm, tools=["calculator"])).raise_for_status()
+    http.post(
+        "/v1/agents", json=agent_body(fake_llm, "down", base_url="http://127.0.0.1:1/v1")
+    ).raise_for_status()
+    tail = tail_events(daemon.url, "*")
+    fake_llm.push_tool_calls([{"name": "calculator", "arguments": {"input": "6*7"}}])
+    http.post("/v1/agents/helper/execute", json={"input": "calc"}).raise_for_status()
+    with http.stream("POST", "/v1/agents/helper/execute/stream", json={"input": "a b"}) as response:
+        sse_events(response)
+    assert http.post("/v1/agents/down/execute", json={"input": "x"}).status_code >= 400
+    seen = [next_event(tail) for _ in range(8)]
+    assert [(e["type"], e["data"].get("agent") or e["data"].get("tool")) for e in seen] == [
+        ("agent.started", "helper"),
+        ("tool.started", "calculator"),  # the agent's tools publish theirs, as in a run
+        ("tool.completed", "calculator"),
+        ("agent.completed", "helper"),
+        ("agent.started", "helper"),  # the stream
+        ("agent.completed", "helper"),
+        ("agent.started", "down"),
+        ("agent.failed", "down"),
+    ]
+    assert seen[3]["data"]["usage"]["total_tokens"] > 0 and seen[5]["data"]["usage"]["total_tokens"] > 0
+    assert seen[7]["data"]["error"]["code"] == "PROVIDER_ERROR"
 
 
 def test_errors_are_problems(http: httpx.Client, fake_llm: FakeLLMServer) -> None:

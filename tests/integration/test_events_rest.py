@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import queue
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,37 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes.daemon import LLMSPELL, Daemon, start_daemon
-
-
-def _tail(url: str, pattern: str, out: queue.Queue[Any], headers: dict[str, str] | None = None) -> None:
-    try:
-        with (
-            httpx.Client(base_url=url, timeout=None, headers=headers or {}) as http,
-            http.stream("GET", "/v1/events", params={"pattern": pattern}) as response,
-        ):
-            out.put(("status", response.status_code))
-            for line in response.iter_lines():
-                if line == ": subscribed":
-                    out.put(("subscribed", None))
-                elif line.startswith("data: "):
-                    out.put(("event", json.loads(line[6:])))
-    except httpx.HTTPError:
-        out.put(("closed", None))  # the daemon stopped at the end of the test
-
-
-def _start_tail(url: str, pattern: str, headers: dict[str, str] | None = None) -> queue.Queue[Any]:
-    out: queue.Queue[Any] = queue.Queue()
-    threading.Thread(target=_tail, args=(url, pattern, out, headers), daemon=True).start()
-    assert out.get(timeout=10) == ("status", 200)
-    assert out.get(timeout=10) == ("subscribed", None)
-    return out
-
-
-def _next_event(out: queue.Queue[Any], timeout: float = 10.0) -> dict[str, Any]:
-    kind, value = out.get(timeout=timeout)
-    assert kind == "event"
-    return value  # type: ignore[no-any-return]
+from fakes.daemon import LLMSPELL, Daemon, next_event, start_daemon, tail_events
 
 
 @pytest.fixture
@@ -59,7 +26,7 @@ def replicas(tmp_path: Path, make_postgres_url: Any, redis_url: str) -> Iterator
 @pytest.mark.postgres
 def test_events_cross_replicas_and_from_scripts(replicas: tuple[Daemon, Daemon]) -> None:
     first, second = replicas
-    out = _start_tail(second.url, "deploy.*")
+    out = tail_events(second.url, "deploy.*")
     with first.client() as http:
         published = http.post("/v1/events", json={"type": "deploy.started", "data": {"v": 1}})
         assert published.status_code == 201 and published.json()["type"] == "deploy.started"
@@ -67,7 +34,7 @@ def test_events_cross_replicas_and_from_scripts(replicas: tuple[Daemon, Daemon])
         http.post("/v1/events", json={"type": "deploy.finished", "data": {"v": 2}, "correlation_id": "c-1"})
         bad = http.post("/v1/events", json={"data": 1})
         assert bad.status_code == 400 and bad.json()["code"] == "VALIDATION"
-    got = [_next_event(out), _next_event(out)]
+    got = [next_event(out), next_event(out)]
     assert [(e["type"], e["data"]) for e in got] == [
         ("deploy.started", {"v": 1}),
         ("deploy.finished", {"v": 2}),
@@ -79,7 +46,7 @@ def test_events_cross_replicas_and_from_scripts(replicas: tuple[Daemon, Daemon])
             "/v1/runs/wait", json={"script": {"code": 'return Event.publish("deploy.script", {x=1})'}}
         )
         assert run.json()["status"] == "succeeded", run.json()
-    event = _next_event(out)
+    event = next_event(out)
     assert event["type"] == "deploy.script" and event["data"] == {"x": 1} and event["language"] == "lua"
 
 
@@ -112,10 +79,10 @@ def test_event_and_hook_scopes(tmp_path: Path) -> None:
             assert (
                 http.post("/v1/hooks", json={"name": "metrics"}, headers=auth("runs:read")).status_code == 403
             )
-            out = _start_tail(daemon.url, "*", auth("events:read"))
+            out = tail_events(daemon.url, "*", auth("events:read"))
             sent = http.post("/v1/events", json={"type": "a.b", "data": [1]}, headers=auth("events:write"))
             assert sent.status_code == 201
-            assert _next_event(out)["id"] == sent.json()["id"]
+            assert next_event(out)["id"] == sent.json()["id"]
             with http.stream("GET", "/v1/events", headers=auth("runs:read")) as refused:
                 assert refused.status_code == 403
     finally:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes.daemon import Daemon, start_daemon
+from fakes.daemon import Daemon, next_event, start_daemon, tail_events
 from fakes.llm_server import FakeLLMServer
 from llmspell.storage import Store
 
@@ -51,6 +51,22 @@ def test_create_list_get_execute_delete(http: httpx.Client) -> None:
     assert set(result) >= {"success", "output", "outputs", "errors", "duration_ms", "execution_id"}
     assert http.delete("/v1/workflows/calc").status_code == 204
     assert http.post("/v1/workflows/calc/execute", json={}).status_code == 404
+
+
+def test_executions_publish_workflow_events_on_the_bus(daemon: Daemon, http: httpx.Client) -> None:
+    http.post("/v1/workflows", json={"name": "calc-events", "definition": CALC}).raise_for_status()
+    tail = tail_events(daemon.url, "workflow.*")
+    assert http.post("/v1/workflows/calc-events/execute", json={"input": "1 + 2"}).json()["success"]
+    seen = [next_event(tail) for _ in range(6)]
+    assert [(e["type"], e["data"].get("step")) for e in seen] == [
+        ("workflow.started", None),
+        ("workflow.step.started", "add"),
+        ("workflow.step.completed", "add"),
+        ("workflow.step.started", "double"),
+        ("workflow.step.completed", "double"),
+        ("workflow.completed", None),
+    ]
+    assert all(e["source"] == "workflow" and "type" not in e["data"] for e in seen)
 
 
 def test_bad_definition_names_the_field(http: httpx.Client) -> None:

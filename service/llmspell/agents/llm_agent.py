@@ -655,6 +655,9 @@ class LLMAgent(Agent):
         )
         if not branch:
             self.last_output = output
+        from ..core.metrics import count_llm_usage
+
+        count_llm_usage(self.spec.label, usage.prompt_tokens, usage.completion_tokens, cost)
         return output
 
     def _end(self, run: _Run, *, failed: bool) -> None:

@@ -6,9 +6,17 @@ import asyncio
 from collections.abc import Coroutine, Generator
 from typing import Any, TypeVar
 
-__all__ = ["Resumed", "on_loop"]
+__all__ = ["Resumed", "aclose_iterator", "on_loop"]
 
 T = TypeVar("T")
+
+
+async def aclose_iterator(iterator: object) -> None:
+    """Close an async iterator now when it can be closed (generators can), so what it holds
+    (a subscription, an HTTP response) is released at once rather than when collected."""
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
 
 
 async def on_loop(loop: asyncio.AbstractEventLoop | None, work: Coroutine[Any, Any, T]) -> T:

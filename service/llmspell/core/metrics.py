@@ -13,6 +13,7 @@ __all__ = [
     "SANDBOX_VIOLATIONS",
     "TOOL_DURATION",
     "TOOL_INVOCATIONS",
+    "count_llm_usage",
 ]
 
 SANDBOX_VIOLATIONS = Counter(
@@ -49,6 +50,16 @@ SCHEDULE_FIRES = Counter(
 )
 LLM_TOKENS = Counter("llmspell_llm_tokens_total", "LLM tokens used.", ["model", "kind"])
 LLM_COST = Counter("llmspell_llm_cost_usd_total", "LLM cost in USD (known prices only).", ["model"])
+
+
+def count_llm_usage(model: str, prompt_tokens: int, completion_tokens: int, cost: float | None) -> None:
+    """Add one agent execution's tokens (and cost, when its price is known) under ``model``."""
+    LLM_TOKENS.labels(model=model, kind="prompt").inc(prompt_tokens)
+    LLM_TOKENS.labels(model=model, kind="completion").inc(completion_tokens)
+    if cost is not None:
+        LLM_COST.labels(model=model).inc(cost)
+
+
 CIRCUIT_BREAKER_STATE = Gauge(
     "llmspell_circuit_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", ["name"]
 )

@@ -8,6 +8,7 @@ replicas when Redis is configured.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import threading
 from collections.abc import Awaitable
@@ -17,7 +18,15 @@ from ..core.errors import ConfigError
 from ..hooks.registry import hooks_for
 from .abc import EventBus, UniversalEvent
 
-__all__ = ["emit", "open_event_bus", "process_bus", "publish_event", "set_process_bus"]
+__all__ = [
+    "InOrderPublisher",
+    "emit",
+    "live_bus",
+    "open_event_bus",
+    "process_bus",
+    "publish_event",
+    "set_process_bus",
+]
 
 _BUSES = {
     "memory": "llmspell.events.bus_memory:MemoryEventBus",
@@ -96,6 +105,12 @@ def emit(
     )
 
 
+def live_bus(ctx: Any) -> bool:
+    """Whether the bus of ``ctx`` has subscribers (component events are then published)."""
+    bus = ctx.services.get("event_bus")
+    return bus is not None and bool(bus.live)
+
+
 async def publish_event(ctx: Any, event_type: str, data: Any, source: str) -> None:
     """Publish a component event (``tool.started``...) on the run's bus, when it has one
     and someone may listen. Bus failures (and hook cancellations) never fail the component."""
@@ -108,3 +123,39 @@ async def publish_event(ctx: Any, event_type: str, data: Any, source: str) -> No
         import logging
 
         logging.getLogger("llmspell.events").debug("dropping component event %s", event_type, exc_info=True)
+
+
+class InOrderPublisher:
+    """Component events of synchronous callers (a workflow's ``emit``), published as tasks
+    in the order given: each waits for the one before it. :meth:`drain` waits for the last.
+
+    Args:
+        ctx: the execution context whose bus receives the events.
+        source: the events' ``source``.
+    """
+
+    def __init__(self, ctx: Any, source: str) -> None:
+        self._ctx = ctx
+        self._source = source
+        self._last: asyncio.Task[None] | None = None
+
+    def publish(self, event_type: str, data: Any) -> None:
+        """Queue ``event_type`` with ``data`` after the events queued before (outside an
+        event loop nothing is published)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        previous = self._last
+
+        async def publish() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            await publish_event(self._ctx, event_type, data, self._source)
+
+        self._last = loop.create_task(publish())
+
+    async def drain(self) -> None:
+        """Wait until every queued event was published (or dropped)."""
+        if self._last is not None:
+            await asyncio.wait([self._last])

@@ -153,7 +153,7 @@ class Daemon(ControlPlane):
         )
         self.executor._worker_id = self.worker.worker_id
         self.scheduler: Any = None
-        self.agents = AgentService(store, settings)
+        self.agents = AgentService(store, settings, services=self.executor.services)
         self.workflows = WorkflowService(store, self.agents)
 
     def _bind_services(self) -> None:

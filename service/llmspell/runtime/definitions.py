@@ -14,9 +14,12 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..core.aio import aclose_iterator
 from ..core.context import ExecutionContext
 from ..core.errors import LLMSpellError, NotFound, ValidationError
 from ..events.abc import RunEvent
+from ..events.agents import agent_completed, agent_failed, agent_started
+from ..events.bus import InOrderPublisher, live_bus
 
 if TYPE_CHECKING:
     from ..core.abc import BaseAgent, Workflow
@@ -53,10 +56,23 @@ class AgentService:
         tools: the tool registry agents call (default: the built-in tools).
     """
 
-    def __init__(self, store: Store, settings: Settings, *, tools: ToolRegistry | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        tools: ToolRegistry | None = None,
+        services: Mapping[str, Any] | None = None,
+    ) -> None:
         self._store = store
         self._settings = settings
         self._tools = tools
+        self._services = services if services is not None else {}
+
+    @property
+    def settings(self) -> Settings:
+        """The daemon's settings (model resolution, prices, limits, sandbox policy)."""
+        return self._settings
 
     @property
     def tools(self) -> ToolRegistry:
@@ -68,11 +84,13 @@ class AgentService:
         return self._tools
 
     def context(self, session_id: str | None = None) -> ExecutionContext:
-        """A fresh execution context with the daemon's limits and sandbox policy."""
+        """A fresh execution context with the daemon's limits, sandbox policy and the
+        services its runs get (the event bus among them)."""
         return ExecutionContext(
             limits=self._settings.limits.to_limits(),
             policy=self._settings.sandbox.to_policy(),
             session_id=session_id,
+            services=dict(self._services),
         )
 
     # ------------------------------------------------------------------ definitions
@@ -234,12 +252,16 @@ class AgentService:
         agent = await self.build(name)
         await self._recall(agent, session_id)
         ctx = self.context(session_id)
+        await agent_started(ctx, name)
         try:
             output = await agent.execute(request, ctx)
+        except Exception as exc:
+            await agent_failed(ctx, name, exc)
+            raise
         finally:
             await _request_end(agent, ctx)
+        await agent_completed(ctx, name, output.usage.to_dict())
         await self._remember(agent, session_id)
-        _count_usage(output.model or name, output.usage, output.cost)
         return output.to_dict()
 
     async def stream(
@@ -266,25 +288,30 @@ class AgentService:
             return RunEvent(run_id=stream_id, id=seq, event=kind, data=data)
 
         ctx = self.context(session_id)
+        await agent_started(ctx, name)
         try:
             if isinstance(agent, Agent):
-                async for delta in agent.stream(request, ctx):
-                    if delta:
-                        yield event("token", {"text": delta})
+                deltas = agent.stream(request, ctx)
+                try:
+                    async for delta in deltas:
+                        if delta:
+                            yield event("token", {"text": delta})
+                finally:
+                    await aclose_iterator(deltas)
                 output = getattr(agent, "last_output", None)
             else:
                 output = await agent.execute(request, ctx)
                 yield event("token", {"text": output.text})
             await self._remember(agent, session_id)
         except LLMSpellError as exc:
+            await agent_failed(ctx, name, exc)
             yield event("error", exc.to_dict())
             yield event("end", {"status": "failed"})
             return
         finally:
             await _request_end(agent, ctx)
         result = output.to_dict() if output is not None else {}
-        if output is not None:
-            _count_usage(output.model or name, output.usage, output.cost)
+        await agent_completed(ctx, name, result.get("usage", {}))
         yield event("end", {"status": "succeeded", "output": result})
 
 
@@ -310,15 +337,6 @@ def _check_input(value: Any) -> Any:
             "input is required: a string or {text, media, parameters}", details={"field": "input"}
         )
     return value
-
-
-def _count_usage(model: str, usage: Any, cost: float | None) -> None:
-    from ..core import metrics
-
-    metrics.LLM_TOKENS.labels(model=model, kind="prompt").inc(usage.prompt_tokens)
-    metrics.LLM_TOKENS.labels(model=model, kind="completion").inc(usage.completion_tokens)
-    if cost is not None:
-        metrics.LLM_COST.labels(model=model).inc(cost)
 
 
 class WorkflowService:
@@ -432,18 +450,25 @@ class WorkflowService:
         workflows: dict[str, Workflow] = {}
         await self._collect(definition, workflows, 0)
         workflow = workflow_from_definition(definition)
+        ctx = self._agents.context()
+        events = InOrderPublisher(ctx, "workflow")
         host = LocalHost(
             tools=self._agents.tools,
             find_agent=self._agents.find,
             workflows=workflows,
-            settings=self._agents._settings,
+            settings=self._agents.settings,
+            emit=(lambda data: events.publish(data["type"], _without_type(data))) if live_bus(ctx) else None,
         )
-        ctx = self._agents.context()
         try:
             return await workflow.execute(input, ctx, host=host)
         finally:
+            await events.drain()
             for agent in host.agents.values():
                 await _request_end(agent, ctx)
+
+
+def _without_type(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key != "type"}
 
 
 def definition_services(control: object) -> tuple[AgentService, WorkflowService]:

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
+from ..core.aio import aclose_iterator
 from ..events.abc import RunEvent
 
 __all__ = ["HEARTBEAT_S", "sse_frames"]
@@ -41,6 +42,4 @@ async def sse_frames(events: AsyncIterator[RunEvent], heartbeat_s: float = HEART
     finally:
         if pending is not None and not pending.done():
             pending.cancel()
-        close = getattr(iterator, "aclose", None)
-        if close is not None:
-            await close()
+        await aclose_iterator(iterator)

@@ -95,3 +95,39 @@ async def test_workflows_publish_step_events_on_the_bus(run_lua: Runner) -> None
         "workflow.step.failed:bad",
     ]
     assert outcome.result[0] == "workflow.started:nil" and outcome.result[-1] == "workflow.completed:nil"
+
+
+async def test_a_streamed_agent_reports_tokens_usage_and_agent_events(fake_llm: FakeLLMServer) -> None:
+    from llmspell.core import metrics
+
+    source = """
+    local sub = Event.subscribe("agent.*")
+    local a = Agent.create{name="streamer", model="openai/fake"}
+    local chunks = {}
+    for chunk in a:stream("hello there") do chunks[#chunks + 1] = chunk end
+    local bus = {}
+    while true do
+      local ev = Event.receive(sub, 200)
+      if not ev then break end
+      bus[#bus + 1] = ev.type
+    end
+    return {text = table.concat(chunks), bus = bus}
+    """
+    tokens = metrics.LLM_TOKENS.labels(model="openai/fake", kind="completion")
+    before = tokens._value.get()
+    events: list[tuple[str, dict[str, Any]]] = []
+    outcome = await execute_script(
+        source,
+        ctx=ExecutionContext(limits=Limits(timeout_s=10)),
+        settings_loader=lambda: _settings(fake_llm),
+        emit=lambda kind, data: events.append((kind, data)),
+    )
+    assert outcome.error is None, outcome.error
+    assert outcome.result["bus"] == ["agent.started", "agent.completed"]
+    streamed = [data["text"] for kind, data in events if kind == "token"]
+    assert len(streamed) > 1 and "".join(streamed) == outcome.result["text"]
+    assert all(data["agent"] == "streamer" for kind, data in events if kind == "token")
+    agent_events = [data for kind, data in events if kind == "agent"]
+    assert [e["status"] for e in agent_events] == ["started", "completed"]
+    assert agent_events[-1]["usage"]["completion_tokens"] == outcome.usage.completion_tokens > 0
+    assert tokens._value.get() - before == outcome.usage.completion_tokens

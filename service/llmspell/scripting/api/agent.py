@@ -24,9 +24,11 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...core.abc import Agent, BaseAgent, Tool
+from ...core.aio import aclose_iterator
 from ...core.context import ExecutionContext
-from ...core.errors import LLMSpellError, NotFound, ValidationError
-from ...core.types import AgentInput, MediaContent
+from ...core.errors import NotFound, ValidationError
+from ...core.types import AgentInput, AgentOutput, MediaContent
+from ...events.agents import agent_completed, agent_failed, agent_started
 from .stored import stored_definitions
 from .surface import ApiNamespace, ApiObject, ScriptEnv, ScriptFunction
 from .tool import toolbox
@@ -34,7 +36,7 @@ from .tool import toolbox
 if TYPE_CHECKING:
     from ...agents.registry import AgentRegistry
 
-__all__ = ["AgentBuilder", "ScriptAgent", "agent_input", "build", "live_bus", "lookup"]
+__all__ = ["AgentBuilder", "ScriptAgent", "agent_input", "build", "lookup"]
 
 
 # Script field → AgentConfig field (aliases of rs-llmspell spellings included).
@@ -71,28 +73,6 @@ def agent_input(value: Any) -> AgentInput:
             parameters=dict(value.get("parameters") or {}),
         )
     raise ValidationError("agent input must be a string or a table {text=, media=, parameters=}")
-
-
-def _count_usage(model: str, usage: Any, cost: float | None) -> None:
-    from ...core import metrics
-
-    metrics.LLM_TOKENS.labels(model=model, kind="prompt").inc(usage.prompt_tokens)
-    metrics.LLM_TOKENS.labels(model=model, kind="completion").inc(usage.completion_tokens)
-    if cost is not None:
-        metrics.LLM_COST.labels(model=model).inc(cost)
-
-
-def live_bus(ctx: ExecutionContext) -> bool:
-    """Whether the run's event bus has subscribers (component events are then published)."""
-    bus = ctx.services.get("event_bus")
-    return bus is not None and bool(bus.live)
-
-
-async def _publish(ctx: ExecutionContext, event_type: str, data: dict[str, Any]) -> None:
-    """Publish ``agent.<status>`` on the run's bus (never fails the agent call)."""
-    from ...events.bus import publish_event
-
-    await publish_event(ctx, event_type, data, "agent")
 
 
 def _agents(env: ScriptEnv) -> dict[str, ScriptAgent]:
@@ -295,36 +275,58 @@ class ScriptAgent(ApiObject):
     async def execute(self, value: Any) -> dict[str, Any]:
         request = agent_input(value)
         name = self.name()
-        self._env.event("agent", {"name": name, "status": "started"})
-        if live_bus(self._ctx):
-            await _publish(self._ctx, "agent.started", {"agent": name})
+        await self._started(name)
         try:
             output = await self.agent.execute(request, self._ctx)
         except Exception as exc:
-            self._env.event("agent", {"name": name, "status": "failed", "error": str(exc)})
-            if live_bus(self._ctx):
-                error = (
-                    exc.to_dict()
-                    if isinstance(exc, LLMSpellError)
-                    else {"code": "INTERNAL", "message": str(exc)}
-                )
-                await _publish(self._ctx, "agent.failed", {"agent": name, "error": error})
+            await self._failed(name, exc)
             raise
-        self._env.add_usage(output.usage, output.cost)
-        _count_usage(output.model or name, output.usage, output.cost)
-        usage = output.usage.to_dict()
-        self._env.event("agent", {"name": name, "status": "completed", "usage": usage})
-        if live_bus(self._ctx):
-            await _publish(self._ctx, "agent.completed", {"agent": name, "usage": usage})
-        return output.to_dict()
+        return await self._completed(name, output)
 
     def stream(self, value: Any) -> AsyncIterator[str]:
         if isinstance(self.agent, Agent):
-            return self.agent.stream(agent_input(value), self._ctx)
+            return self._streamed(self.agent, agent_input(value))
         return self._whole(value)
+
+    async def _streamed(self, agent: Agent, request: AgentInput) -> AsyncIterator[str]:
+        """The agent's text deltas, each also a ``token`` event ``{agent, text}`` of the run,
+        between the ``agent`` events of :meth:`execute` (a stream the script leaves early
+        ends without one)."""
+        name = self.name()
+        await self._started(name)
+        try:
+            deltas = agent.stream(request, self._ctx)
+            try:
+                async for delta in deltas:
+                    if delta:
+                        self._env.event("token", {"agent": name, "text": delta})
+                    yield delta
+            finally:
+                await aclose_iterator(deltas)
+        except Exception as exc:
+            await self._failed(name, exc)
+            raise
+        output = getattr(agent, "last_output", None)
+        if isinstance(output, AgentOutput):
+            await self._completed(name, output)
 
     async def _whole(self, value: Any) -> AsyncIterator[str]:
         yield (await self.execute(value))["text"]
+
+    async def _started(self, name: str) -> None:
+        self._env.event("agent", {"name": name, "status": "started"})
+        await agent_started(self._ctx, name)
+
+    async def _failed(self, name: str, exc: Exception) -> None:
+        self._env.event("agent", {"name": name, "status": "failed", "error": str(exc)})
+        await agent_failed(self._ctx, name, exc)
+
+    async def _completed(self, name: str, output: AgentOutput) -> dict[str, Any]:
+        self._env.add_usage(output.usage, output.cost)
+        usage = output.usage.to_dict()
+        self._env.event("agent", {"name": name, "status": "completed", "usage": usage})
+        await agent_completed(self._ctx, name, usage)
+        return output.to_dict()
 
     def history(self) -> list[dict[str, Any]]:
         return self.agent.history() if isinstance(self.agent, Agent) else []

@@ -23,7 +23,6 @@ exist. An unknown name is nil for ``Workflow.get`` and fails a step with ``NOT_F
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -31,7 +30,8 @@ from ...core.abc import BaseAgent
 from ...core.abc import Workflow as WorkflowABC
 from ...core.context import ExecutionContext
 from ...core.errors import NotFound, ValidationError
-from .agent import ScriptAgent, create_agent, live_bus, lookup
+from ...events.bus import InOrderPublisher, live_bus
+from .agent import ScriptAgent, create_agent, lookup
 from .stored import stored_definitions
 from .surface import ApiNamespace, ApiObject, ScriptEnv
 from .tool import toolbox
@@ -192,34 +192,13 @@ def script_host(env: ScriptEnv, ctx: ExecutionContext) -> WorkflowHost:
 
 
 def _publish_later(env: ScriptEnv, ctx: ExecutionContext, data: dict[str, Any]) -> None:
-    """Publish workflow event ``data`` (``workflow.step.started``...) on the run's bus.
-
-    Workflows emit synchronously, so the publication is a task; each waits for the one
-    before it (the bus sees the events in order) and the run's end waits for the last.
-    """
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    from ...events.bus import publish_event
-
-    previous: asyncio.Task[None] | None = env.services.get("workflow_events")
-    if "workflow_events" not in env.services:
-        env.on_end(lambda: _drain(env))
-    body = {key: value for key, value in data.items() if key != "type"}
-
-    async def publish() -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
-        await publish_event(ctx, str(data["type"]), body, "workflow")
-
-    env.services["workflow_events"] = loop.create_task(publish())
-
-
-async def _drain(env: ScriptEnv) -> None:
-    last: asyncio.Task[None] | None = env.services.get("workflow_events")
-    if last is not None:
-        await asyncio.wait([last])
+    """Publish workflow event ``data`` (``workflow.step.started``...) on the run's bus, in
+    order; the run's end waits for the last."""
+    publisher: InOrderPublisher | None = env.services.get("workflow_events")
+    if publisher is None:
+        publisher = env.services["workflow_events"] = InOrderPublisher(ctx, "workflow")
+        env.on_end(publisher.drain)
+    publisher.publish(str(data["type"]), {key: value for key, value in data.items() if key != "type"})
 
 
 def _resolve(kind: Literal["agent", "workflow"], value: Any, field: str) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from ...core.aio import aclose_iterator
 from ...core.errors import ValidationError
 from ...runtime.abc import RunEvent, RunRequest
 from ._boundary import Servicer, metadata_value, rpc
@@ -108,10 +109,7 @@ async def _relay(events: AsyncIterator[RunEvent]) -> AsyncIterator[runs_pb2.RunE
         async for event in events:
             yield event_to_message(event)
     finally:
-        # A client that hangs up must release the control plane's subscription now, not at GC.
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose_iterator(events)  # a client that hung up releases the subscription now
 
 
 class RunsServicer(Servicer):
