@@ -145,6 +145,23 @@ def test_executions_publish_agent_events_on_the_bus(
     assert seen[7]["data"]["error"]["code"] == "PROVIDER_ERROR"
 
 
+def _tokens_counted(http: httpx.Client, kind: str) -> float:
+    line = f'llmspell_llm_tokens_total{{kind="{kind}",model="openai/fake"}} '
+    found = [row for row in http.get("/metrics").text.splitlines() if row.startswith(line)]
+    return float(found[0].split()[-1]) if found else 0.0
+
+
+def test_executions_count_their_tokens_in_metrics(http: httpx.Client, fake_llm: FakeLLMServer) -> None:
+    http.post("/v1/agents", json=agent_body(fake_llm)).raise_for_status()
+    before = _tokens_counted(http, "prompt"), _tokens_counted(http, "completion")
+    usage = http.post("/v1/agents/helper/execute", json={"input": "count me"}).json()["usage"]
+    with http.stream("POST", "/v1/agents/helper/execute/stream", json={"input": "and me"}) as response:
+        streamed = sse_events(response)[-1]["data"]["output"]["usage"]
+    after = _tokens_counted(http, "prompt"), _tokens_counted(http, "completion")
+    assert after[0] - before[0] == usage["prompt_tokens"] + streamed["prompt_tokens"] > 0
+    assert after[1] - before[1] == usage["completion_tokens"] + streamed["completion_tokens"] > 0
+
+
 def test_errors_are_problems(http: httpx.Client, fake_llm: FakeLLMServer) -> None:
     bad_tool = http.post("/v1/agents", json=agent_body(fake_llm, tools=["no-such-tool"]))
     assert bad_tool.status_code == 400 and bad_tool.json()["code"] == "VALIDATION"
