@@ -24,8 +24,13 @@ def backend(request: pytest.FixtureRequest) -> dict[str, str | None]:
     return {"database_url": None, "redis_url": None}
 
 
+MAX_VALUE_BYTES = 100_000
+
+
 def _start(tmp: Path, backend: dict[str, str | None], data_dir: Path | None = None) -> Daemon:
-    env = {"LLMSPELL_DATA_DIR": str(data_dir)} if data_dir is not None else None
+    env = {"LLMSPELL_STATE__MAX_VALUE_BYTES": str(MAX_VALUE_BYTES)}
+    if data_dir is not None:
+        env["LLMSPELL_DATA_DIR"] = str(data_dir)
     return start_daemon(tmp, database_url=backend["database_url"], redis_url=backend["redis_url"], env=env)
 
 
@@ -46,6 +51,9 @@ def test_state_rest_survives_restart(tmp_path: Path, backend: dict[str, str | No
             bad = http.put("/v1/state/nonsense/k", json={"value": 1})
             assert bad.status_code == 400 and bad.json()["code"] == "VALIDATION"
             assert http.put("/v1/state/global/n", json={"value": 5, "ttl_s": 3600}).status_code == 200
+            big = http.put("/v1/state/global/big", json={"value": "x" * MAX_VALUE_BYTES})
+            assert big.status_code == 413 and big.json()["code"] == "LIMIT_EXCEEDED", big.text
+            assert big.json()["details"]["limit"] == MAX_VALUE_BYTES
     finally:
         assert first.stop() == 0, first.log()
     second = _start(tmp_path, backend, data_dir)

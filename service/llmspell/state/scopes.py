@@ -50,6 +50,6 @@ def encode_value(value: Any, max_bytes: int | None) -> int:
         raise LimitExceeded(
             f"state value of {size} bytes exceeds the limit of {max_bytes}: store large content as an "
             "artifact or raise state.max_value_bytes",
-            details={"size": size, "limit": max_bytes},
+            details={"size": size, "limit": max_bytes, "status": 413},  # a size: 413 over HTTP
         )
     return size
