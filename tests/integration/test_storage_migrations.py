@@ -43,14 +43,14 @@ async def _tables(url: str) -> set[str]:
 async def _schema_diff(url: str) -> list[Any]:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
-    from llmspell.storage.sql._tables import metadata
+    from llmspell.storage.sql._tables import schema_metadata
 
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(
                 lambda c: compare_metadata(
-                    MigrationContext.configure(c, opts={"compare_type": True}), metadata
+                    MigrationContext.configure(c, opts={"compare_type": True}), schema_metadata()
                 )
             )
     finally:

@@ -96,6 +96,7 @@ async def serve(settings: Settings, *, migrate: bool = True, ready_file: str | N
             log_level="warning",
             access_log=False,
             lifespan="off",
+            ws="none",  # no WebSocket routes: skips importing a WebSocket implementation at start
             proxy_headers=server_cfg.proxy_headers,
             timeout_graceful_shutdown=int(server_cfg.shutdown_grace_s),
         )

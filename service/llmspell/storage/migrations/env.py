@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from llmspell.core.errors import ConfigError
-from llmspell.storage.sql._tables import metadata
+from llmspell.storage.sql._tables import schema_metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -15,7 +15,7 @@ if connection is None:
 
 context.configure(
     connection=connection,
-    target_metadata=metadata,
+    target_metadata=schema_metadata(),
     # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,

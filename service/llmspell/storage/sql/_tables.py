@@ -128,18 +128,6 @@ runs = Table(
 )
 
 
-def _partial_runs_index(name: str, columns: tuple[str, str], present: str) -> Index:
-    # Only rows with ``present`` set (migration 0004): most runs have no script name, no
-    # schedule and, once finished, no lease, and then their insert skips the index. Queries
-    # compare that column with a value, which implies IS NOT NULL on both backends.
-    where = runs.c[present].is_not(None)
-    return Index(name, *(runs.c[c] for c in columns), sqlite_where=where, postgresql_where=where)
-
-
-_partial_runs_index("ix_runs_script_name_created_at", ("script_name", "created_at"), "script_name")
-_partial_runs_index("ix_runs_schedule_id_created_at", ("schedule_id", "created_at"), "schedule_id")
-_partial_runs_index("ix_runs_status_lease_expires_at", ("status", "lease_expires_at"), "lease_expires_at")
-
 run_events = Table(
     "run_events",
     metadata,
@@ -192,14 +180,6 @@ api_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
     Column("last_used_at", UTCDateTime),
-)
-# At most one active key per name; revoked keys keep theirs for the audit trail.
-Index(
-    "uq_api_keys_active_name",
-    api_keys.c.name,
-    unique=True,
-    sqlite_where=api_keys.c.revoked_at.is_(None),
-    postgresql_where=api_keys.c.revoked_at.is_(None),
 )
 
 # Migration 0002: state, sessions, artifacts and their blobs, replay records.
@@ -294,3 +274,38 @@ def _definitions(name: str) -> Table:
 
 agent_definitions = _definitions("agent_definitions")
 workflow_definitions = _definitions("workflow_definitions")
+
+
+def _partial_index(
+    table: Table, name: str, columns: tuple[str, ...], where: Any, *, unique: bool = False
+) -> None:
+    Index(name, *(table.c[c] for c in columns), unique=unique, sqlite_where=where, postgresql_where=where)
+
+
+_partial_declared = False
+
+
+def schema_metadata() -> MetaData:
+    """The schema as the migrations make it, partial indexes included (what alembic compares).
+
+    The partial indexes are declared on the first call, not at import: their ``*_where``
+    options make SQLAlchemy import both dialects, and a daemon on SQLite would pay for the
+    PostgreSQL dialect (~50 ms of its start) to declare indexes only migrations read.
+    """
+    global _partial_declared
+    if not _partial_declared:
+        _partial_declared = True
+        # Runs: only rows with the column set (migration 0004). Most runs have no script
+        # name, no schedule and, once finished, no lease, and their insert skips the index.
+        # Queries compare that column with a value, which implies IS NOT NULL on both backends.
+        for name, columns, present in (
+            ("ix_runs_script_name_created_at", ("script_name", "created_at"), "script_name"),
+            ("ix_runs_schedule_id_created_at", ("schedule_id", "created_at"), "schedule_id"),
+            ("ix_runs_status_lease_expires_at", ("status", "lease_expires_at"), "lease_expires_at"),
+        ):
+            _partial_index(runs, name, columns, runs.c[present].is_not(None))
+        # At most one active key per name; revoked keys keep theirs for the audit trail.
+        _partial_index(
+            api_keys, "uq_api_keys_active_name", ("name",), api_keys.c.revoked_at.is_(None), unique=True
+        )
+    return metadata
