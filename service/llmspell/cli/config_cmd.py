@@ -88,6 +88,8 @@ _HELP: dict[str, str] = {
     "server.max_concurrent_runs": "Runs executing at once in this replica.",
     "server.shutdown_grace_s": "On SIGTERM, time given to running runs before they are handed back.",
     "server.public_paths": "Paths served without an API key.",
+    "server.schedule_breaker_failures": "Consecutive failed runs that open a schedule's breaker (0: never).",
+    "server.schedule_breaker_reset_s": "Seconds an open schedule breaker waits before a trial run.",
     "state": "State, sessions, artifacts and retention (docs/state.md).",
     "state.max_value_bytes": "Largest state value.",
     "state.max_scope_bytes": "Bytes one state scope may hold.",

@@ -141,6 +141,18 @@ class ServerConfig(BaseModel):
         description="Resident memory of the daemon (MiB) past which the MemoryUsageHigh hook point "
         "fires (checked every 5 s); unset: never.",
     )
+    schedule_breaker_failures: int = Field(
+        default=5,
+        ge=0,
+        description="Consecutive failed (or timed-out) runs of a schedule that open its circuit "
+        "breaker: its fires are then recorded as breaker_open, not run; 0: never.",
+    )
+    schedule_breaker_reset_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long an open schedule breaker stays open after the last failure; the "
+        "next fire after that runs as a trial (a success closes it, a failure opens it again).",
+    )
 
 
 class StateConfig(BaseModel):

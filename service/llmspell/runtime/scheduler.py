@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .schedules import build_trigger, next_fire
 
 if TYPE_CHECKING:
-    from ..storage.records import RunRecord, ScheduleRecord
+    from ..storage.records import FireResult, RunRecord, ScheduleRecord
     from .control import Daemon
 
 __all__ = ["Scheduler"]
@@ -50,6 +50,7 @@ class Scheduler:
         self._task: asyncio.Task[None] | None = None
         self._sync_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._breaker_states: dict[str, str] = {}
 
     async def start(self) -> None:
         await self.sync(catch_up=True)
@@ -157,14 +158,14 @@ class Scheduler:
         """Act on one fire (if this replica wins it); returns the created run, if any."""
         from ..storage.records import RunSpec
 
+        if not manual and await self._breaker_open(schedule):
+            await self._record_unrun(schedule, fire_time, "breaker_open")
+            return None
         active, _ = await self._store.runs.list(
             status=["queued", "running"], schedule_id=schedule.id, limit=100
         )
         if active and schedule.overlap == "skip" and not manual:
-            won = await self._store.fires.try_insert(schedule.id, fire_time, "skipped")
-            if won is not None:
-                _count_fire("skipped")
-                await self._store.schedules.mark_fired(schedule.id, fire_time)
+            await self._record_unrun(schedule, fire_time, "skipped")
             return None
         script = await self._store.scripts.get(schedule.script_name)
         spec = RunSpec(
@@ -188,6 +189,58 @@ class Scheduler:
                 await self._daemon.cancel_run(run.id)
         self._daemon.worker.wake()
         return await self._store.runs.get(fire.run_id)
+
+    async def _record_unrun(self, schedule: ScheduleRecord, fire_time: datetime, result: FireResult) -> None:
+        """Record a fire that creates no run (if this replica wins it)."""
+        if await self._store.fires.try_insert(schedule.id, fire_time, result) is not None:
+            _count_fire(result)
+            await self._store.schedules.mark_fired(schedule.id, fire_time)
+
+    async def _breaker_open(self, schedule: ScheduleRecord) -> bool:
+        """Whether the schedule's circuit breaker holds this fire back.
+
+        The breaker's state is read from the schedule's newest runs, so every replica sees the
+        same: open when the last ``server.schedule_breaker_failures`` runs all failed (or
+        timed out) and the newest of them ended less than ``schedule_breaker_reset_s`` ago;
+        after that the next fire runs as a trial (half-open), whose outcome closes the breaker
+        or opens it again. Manual triggers always run. Exported as
+        ``llmspell_circuit_breaker_state{name="schedule:<name>"}``.
+        """
+        server = self._daemon.settings.server
+        threshold = server.schedule_breaker_failures
+        if threshold <= 0:
+            return False
+        recent, _ = await self._store.runs.list(schedule_id=schedule.id, limit=threshold)
+        failing = len(recent) == threshold and all(run.status in _FAILURES for run in recent)
+        ended = recent[0].finished_at if failing else None
+        if ended is None:
+            state = "closed"
+        elif (datetime.now(UTC) - ended).total_seconds() < server.schedule_breaker_reset_s:
+            state = "open"
+        else:
+            state = "half_open"
+        previous = self._breaker_states.get(schedule.id, "closed")
+        if state != previous:
+            self._breaker_states[schedule.id] = state
+            _set_breaker_gauge(schedule.name, state)
+            if state == "open":
+                log.warning(
+                    "schedule %s: its last %d runs failed; its fires are held back for %.0f s",
+                    schedule.name,
+                    threshold,
+                    server.schedule_breaker_reset_s,
+                )
+        return state == "open"
+
+
+_FAILURES = frozenset({"failed", "timeout"})
+
+
+def _set_breaker_gauge(schedule_name: str, state: str) -> None:
+    from ..core import metrics
+
+    value = {"closed": 0, "half_open": 1, "open": 2}[state]
+    metrics.CIRCUIT_BREAKER_STATE.labels(name=f"schedule:{schedule_name}").set(value)
 
 
 def _count_fire(result: str) -> None:

@@ -43,7 +43,7 @@ __all__ = [
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "timeout"]
 OverlapPolicy = Literal["skip", "queue", "cancel_previous"]
-FireResult = Literal["created", "skipped", "missed", "cancelled_previous"]
+FireResult = Literal["created", "skipped", "missed", "cancelled_previous", "breaker_open"]
 SessionStatus = Literal["active", "suspended", "completed", "failed"]
 
 RUN_STATUSES: Final[tuple[RunStatus, ...]] = (
@@ -57,7 +57,13 @@ RUN_STATUSES: Final[tuple[RunStatus, ...]] = (
 ACTIVE_RUN_STATUSES: Final[tuple[RunStatus, ...]] = ("queued", "running")
 TERMINAL_RUN_STATUSES: Final[tuple[RunStatus, ...]] = ("succeeded", "failed", "cancelled", "timeout")
 OVERLAP_POLICIES: Final[tuple[OverlapPolicy, ...]] = ("skip", "queue", "cancel_previous")
-FIRE_RESULTS: Final[tuple[FireResult, ...]] = ("created", "skipped", "missed", "cancelled_previous")
+FIRE_RESULTS: Final[tuple[FireResult, ...]] = (
+    "created",
+    "skipped",
+    "missed",
+    "cancelled_previous",
+    "breaker_open",
+)
 API_KEY_SCOPES: Final[tuple[str, ...]] = (
     "runs:read",
     "runs:write",
