@@ -13,19 +13,27 @@ __all__ = ["MemoryRunEventHub"]
 
 
 class _Stream:
-    __slots__ = ("changed", "ended_at", "events")
+    __slots__ = ("changed", "ended_at", "events", "readers")
 
     def __init__(self, max_events: int) -> None:
         self.events: deque[RunEvent] = deque(maxlen=max_events)
         self.changed = asyncio.Event()
         self.ended_at: float | None = None
+        self.readers = 0
 
 
 class MemoryRunEventHub(RunEventHub):
     """Keeps the last ``max_events`` events of each run, and a finished run's events for
-    ``retention_s`` seconds. Must be used from one event loop."""
+    ``retention_s`` seconds. Must be used from one event loop.
 
-    def __init__(self, *, max_events: int = 10_000, retention_s: float = 300.0) -> None:
+    Readers of a finished run read the store (it holds the run's events before ``end`` is
+    published); the hub's copy of a finished run only serves a reader who saw the run
+    unfinished and subscribes just after its end, so it is kept briefly: at 1,000 runs/s a
+    five-minute retention held close to 1 GB of ended streams (~3 KB each). A stream
+    nobody published to is dropped when its last reader leaves.
+    """
+
+    def __init__(self, *, max_events: int = 10_000, retention_s: float = 30.0) -> None:
         self._streams: dict[str, _Stream] = {}
         self._ended: deque[tuple[float, str]] = deque()  # (ended_at, run_id), oldest first
         self._max_events = max_events
@@ -62,16 +70,22 @@ class MemoryRunEventHub(RunEventHub):
 
     async def subscribe(self, run_id: str, after: int = 0) -> AsyncIterator[RunEvent]:
         last = after
-        while not self._closed:
-            stream = self._stream(run_id)
-            waiter = stream.changed
-            for event in list(stream.events):
-                if event.id > last:
-                    last = event.id
-                    yield event
-                    if event.event == "end":
-                        return
-            await waiter.wait()
+        stream = self._stream(run_id)
+        stream.readers += 1
+        try:
+            while not self._closed:
+                waiter = stream.changed
+                for event in list(stream.events):
+                    if event.id > last:
+                        last = event.id
+                        yield event
+                        if event.event == "end":
+                            return
+                await waiter.wait()
+        finally:
+            stream.readers -= 1
+            if not stream.readers and not stream.events and self._streams.get(run_id) is stream:
+                del self._streams[run_id]
 
     async def has_history(self, run_id: str) -> bool:
         stream = self._streams.get(run_id)
