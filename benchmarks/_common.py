@@ -195,3 +195,15 @@ async def pipelined_posts(url: str, body: Any, n: int, *, connections: int = 64)
     shares = [n // connections + (1 if i < n % connections else 0) for i in range(connections)]
     results = await asyncio.gather(*(one_connection(share) for share in shares if share))
     return [reply for replies in results for reply in replies]
+
+
+async def until_no_run_is_active(http: httpx.AsyncClient, url: str, *, period_s: float) -> None:
+    """Poll the daemon at ``url`` until it lists no queued and no running run."""
+    while True:
+        busy = [
+            (await http.get(f"{url}/v1/runs", params={"limit": 1, "status": status})).json()["items"]
+            for status in ("queued", "running")
+        ]
+        if not any(busy):
+            return
+        await asyncio.sleep(period_s)

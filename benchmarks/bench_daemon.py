@@ -26,6 +26,7 @@ from _common import (
     start_daemon,
     stop,
     table,
+    until_no_run_is_active,
     wrk_post,
 )
 
@@ -194,25 +195,13 @@ async def _submit_and_wait(urls: list[str], body: dict, n: int, clients: int = 3
 
         await asyncio.gather(*(submitter() for _ in range(clients)))
         submitted = time.perf_counter() - started
-        await _until_no_run_is_active(http, urls[0], period_s=0.02)
+        await until_no_run_is_active(http, urls[0], period_s=0.02)
         failed = (await http.get(f"{urls[0]}/v1/runs", params={"limit": 1, "status": "failed"})).json()[
             "items"
         ]
         if failed:
             raise SystemExit(f"a run failed: {failed[0]['error']}")
         return submitted, time.perf_counter() - started
-
-
-async def _until_no_run_is_active(http: httpx.AsyncClient, url: str, *, period_s: float) -> None:
-    """Poll the daemon at ``url`` until it lists no queued and no running run."""
-    while True:
-        busy = [
-            (await http.get(f"{url}/v1/runs", params={"limit": 1, "status": status})).json()["items"]
-            for status in ("queued", "running")
-        ]
-        if not any(busy):
-            return
-        await asyncio.sleep(period_s)
 
 
 async def _burst_through_daemon(url: str, n: int) -> tuple[float, float]:
@@ -230,7 +219,7 @@ async def _burst_through_daemon(url: str, n: int) -> tuple[float, float]:
     ]
     submitted = time.perf_counter() - started
     async with httpx.AsyncClient(timeout=60) as http:
-        await _until_no_run_is_active(http, url, period_s=0.1)
+        await until_no_run_is_active(http, url, period_s=0.1)
         runs = (await http.get(f"{url}/v1/runs", params={"limit": n})).json()["items"]
     wanted = set(ids)
     mine = [run for run in runs if run["id"] in wanted]

@@ -17,7 +17,15 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from _common import closed_loop, pipelined_posts, start_daemon, stop, table, wrk_post
+from _common import (
+    closed_loop,
+    pipelined_posts,
+    start_daemon,
+    stop,
+    table,
+    until_no_run_is_active,
+    wrk_post,
+)
 
 ROUNDS = int(os.environ.get("SOAK_ROUNDS", "16"))
 BACKGROUND = 2000
@@ -37,14 +45,7 @@ async def background_round(url: str) -> None:
     if len(replies) != BACKGROUND:
         raise SystemExit("background runs were refused")
     async with httpx.AsyncClient(timeout=60) as http:
-        while True:
-            busy = [
-                (await http.get(f"{url}/v1/runs", params={"limit": 1, "status": status})).json()["items"]
-                for status in ("queued", "running")
-            ]
-            if not any(busy):
-                return
-            await asyncio.sleep(0.1)
+        await until_no_run_is_active(http, url, period_s=0.1)
 
 
 def main() -> None:
