@@ -31,6 +31,7 @@ __all__ = [
     "TRACE",
     "HumanFormatter",
     "JsonFormatter",
+    "LoopFailures",
     "configure_logging",
     "level_name",
     "parse_level",
@@ -174,3 +175,58 @@ def configure_logging(level: str | int = "warn", json: bool = False, *, stream: 
 def tracebacks_enabled() -> bool:
     """True when the user asked for ``--trace debug`` (or trace): show Python tracebacks."""
     return logging.getLogger("llmspell").getEffectiveLevel() <= logging.DEBUG
+
+
+class LoopFailures:
+    """The log of a background loop that retries (claiming runs, renewing leases, syncing
+    schedules...): one warning when it starts failing, one when it works again.
+
+    An outage of the database or Redis makes every such loop fail on each attempt; logging
+    each attempt with its traceback wrote hundreds of tracebacks a minute. A failure already
+    logged since the loop last worked is logged at debug level only: llmspell errors are
+    alike by code (an unreachable database is one ``STORAGE_ERROR`` whatever the driver
+    said), others by type and message. Unreachable services (llmspell errors, connection
+    and OS errors) are one line; anything else keeps its traceback, as a bug would need.
+
+    Args:
+        logger: where to log.
+        what: the loop's work, for the messages ("claiming runs").
+    """
+
+    __slots__ = ("_logger", "_seen", "what")
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self._logger = logger
+        self.what = what
+        self._seen: set[str] = set()  # the failures logged since the loop last worked
+
+    def failed(self, exc: BaseException) -> None:
+        """Log ``exc`` unless a failure alike was logged since the loop last worked."""
+        from .errors import LLMSpellError
+
+        known = isinstance(exc, LLMSpellError)
+        summary = f"{type(exc).__name__}: {exc}"
+        kind = exc.code if isinstance(exc, LLMSpellError) else summary
+        if kind in self._seen or len(self._seen) >= 10:
+            self._logger.debug("%s failed again: %s", self.what, summary)
+            return
+        self._seen.add(kind)
+        self._logger.warning(
+            "%s failed: %s; retrying (repeats are logged at debug level)",
+            self.what,
+            exc if known else summary,
+            exc_info=None if known or _unreachable(exc) else exc,
+        )
+
+    def succeeded(self) -> None:
+        """Note that the loop works again (logged once, after failures)."""
+        if self._seen:
+            self._seen.clear()
+            self._logger.warning("%s works again", self.what)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A network failure (OSError, or a client library's ConnectionError/TimeoutError)."""
+    return isinstance(exc, OSError) or any(
+        cls.__name__ in ("ConnectionError", "TimeoutError") for cls in type(exc).__mro__
+    )

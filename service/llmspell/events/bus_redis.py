@@ -22,6 +22,7 @@ import weakref
 from typing import Any
 
 from ..core.errors import StorageError
+from ..core.logging import LoopFailures
 from ..hooks.breaker import CircuitBreaker
 from .abc import EventBus, Overflow, Subscription, UniversalEvent
 from .flow import FlowController, FlowQueue, compile_pattern
@@ -237,6 +238,7 @@ class RedisEventBus(EventBus):
         return sub
 
     async def _read(self, state: _LoopState, sub: RedisSubscription, match: Any, cursor: str) -> None:
+        failures = LoopFailures(log, "reading the event stream")
         while not sub._closed:
             try:
                 reply = await state.client.xread(
@@ -244,10 +246,11 @@ class RedisEventBus(EventBus):
                 )
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("reading the event stream failed; retrying", exc_info=True)
+            except Exception as exc:
+                failures.failed(exc)
                 await asyncio.sleep(0.5)
                 continue
+            failures.succeeded()
             for _stream, entries in reply or []:
                 for entry_id, fields in entries:
                     cursor = entry_id
@@ -258,6 +261,7 @@ class RedisEventBus(EventBus):
     async def _read_group(self, state: _LoopState, sub: RedisSubscription, match: Any, group: str) -> None:
         client = state.client
         next_claim = 0.0
+        failures = LoopFailures(log, f"reading the event stream (group {group})")
         while not sub._closed:
             try:
                 entries: list[Any] = []
@@ -280,10 +284,11 @@ class RedisEventBus(EventBus):
                     entries = [entry for _stream, items in reply or [] for entry in items]
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("reading the event stream (group %s) failed; retrying", group, exc_info=True)
+            except Exception as exc:
+                failures.failed(exc)
                 await asyncio.sleep(0.5)
                 continue
+            failures.succeeded()
             skip: list[str] = []
             for entry_id, fields in entries:
                 wanted = [event for event in _decode(fields) if match(event.type)]

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ..core.logging import LoopFailures
 from ..events.abc import RunEvent, RunEventHub
 from .executor import RunExecutor
 from .runner import RunOutcome
@@ -59,6 +60,9 @@ class Worker:
         # Runs executing before they are stored (execute_now(stored=False)): no row holds
         # their lease or a cancel request, so the lease loop leaves them alone.
         self._unstored: set[str] = set()
+        self._claim_failures = LoopFailures(log, "claiming runs")
+        self._lease_failures = LoopFailures(log, "renewing leases")
+        self._recovery_failures = LoopFailures(log, "recovering expired runs")
         self._reserved = 0  # slots held for runs being created claimed by this worker
         self._stopping = False
         self._on_recovered = on_recovered
@@ -135,8 +139,10 @@ class Worker:
             if capacity > 0:
                 try:
                     claimed = await self._store.runs.claim(self.worker_id, min(capacity, 64), self._lease_s)
-                except Exception:
-                    log.warning("claiming runs failed", exc_info=True)
+                except Exception as exc:
+                    self._claim_failures.failed(exc)
+                else:
+                    self._claim_failures.succeeded()
             for run in claimed:
                 self._track(run.id, asyncio.create_task(self._executor.execute(run), name=f"run-{run.id}"))
             if claimed and len(claimed) == min(capacity, 64):
@@ -173,17 +179,21 @@ class Worker:
                     for run_id in set(ids) - held:
                         if run_id in self._running:
                             self.cancel_local(run_id, "lease lost")
-            except Exception:
-                log.warning("lease renewal failed", exc_info=True)
+            except Exception as exc:
+                self._lease_failures.failed(exc)
+            else:
+                self._lease_failures.succeeded()
 
     async def _recovery_loop(self) -> None:
         interval = max(0.5, min(self._lease_s / 2, 5.0))
         while not self._stopping:
             try:
                 requeued, failed = await self._store.runs.recover_expired(datetime.now(UTC))
-            except Exception:
-                log.warning("recovering expired runs failed", exc_info=True)
+            except Exception as exc:
+                self._recovery_failures.failed(exc)
                 requeued, failed = [], []
+            else:
+                self._recovery_failures.succeeded()
             if requeued:
                 self.wake()
             for run_id in failed:

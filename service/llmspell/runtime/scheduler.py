@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..core.logging import LoopFailures
 from .schedules import build_trigger, next_fire
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ class Scheduler:
         self._sync_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._breaker_states: dict[str, str] = {}
+        self._sync_failures = LoopFailures(log, "syncing schedules")
+        self._fire_failures = LoopFailures(log, "firing schedules")
 
     async def start(self) -> None:
         await self.sync(catch_up=True)
@@ -70,8 +73,10 @@ class Scheduler:
             await asyncio.sleep(self._sync_interval_s)
             try:
                 await self.sync()
-            except Exception:
-                log.warning("schedule sync failed", exc_info=True)
+            except Exception as exc:
+                self._sync_failures.failed(exc)
+            else:
+                self._sync_failures.succeeded()
 
     async def sync(self, *, catch_up: bool = False) -> None:
         """Load created, changed and deleted schedules."""
@@ -142,8 +147,10 @@ class Scheduler:
                 entry.next_fire = next_fire(entry.trigger, fire_time, now)
                 try:
                     await self.fire(entry.schedule, fire_time)
-                except Exception:
-                    log.warning("firing schedule %s failed", entry.schedule.name, exc_info=True)
+                except Exception as exc:
+                    self._fire_failures.failed(exc)
+                else:
+                    self._fire_failures.succeeded()
             upcoming = [e.next_fire for e in self._entries.values() if e.next_fire is not None]
             delay = 1.0
             if upcoming:

@@ -157,10 +157,15 @@ class _Server(uvicorn.Server):
 
 
 async def _refresh_keys(auth: object) -> None:
+    from ..core.logging import LoopFailures
+
     refresh = getattr(auth, "refresh")  # noqa: B009
+    failures = LoopFailures(log, "refreshing API keys")
     while True:
         await asyncio.sleep(5.0)
         try:
             await refresh()
-        except Exception:
-            log.warning("refreshing API keys failed", exc_info=True)
+        except Exception as exc:
+            failures.failed(exc)
+        else:
+            failures.succeeded()

@@ -12,6 +12,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..core.logging import LoopFailures
+
 if TYPE_CHECKING:
     from ..core.config import StateConfig
     from .manager import Persistence
@@ -64,6 +66,7 @@ async def retention_loop(persistence: Persistence, config: StateConfig) -> None:
     if interval is None:
         return
     await asyncio.sleep(min(interval, _FIRST_PASS_DELAY_S))
+    failures = LoopFailures(log, "the retention pass")
     while True:
         try:
             report = await collect_garbage(persistence, config)
@@ -71,6 +74,8 @@ async def retention_loop(persistence: Persistence, config: StateConfig) -> None:
                 log.info("retention removed %s", report)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.warning("retention pass failed; retrying in %.0fs", interval, exc_info=True)
+        except Exception as exc:
+            failures.failed(exc)
+        else:
+            failures.succeeded()
         await asyncio.sleep(interval)

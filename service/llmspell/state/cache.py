@@ -16,6 +16,7 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
+from ..core.logging import LoopFailures
 from ..storage.records import StateRecord
 
 __all__ = ["RedisInvalidator", "StateCache"]
@@ -99,6 +100,7 @@ class RedisInvalidator:
         self.origin = uuid.uuid4().hex
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._publish_failures = LoopFailures(log, "publishing state invalidations (Redis)")
 
     async def start(self) -> None:
         """Subscribe; returns once invalidations from other replicas are being received."""
@@ -116,16 +118,19 @@ class RedisInvalidator:
         message = _SEP.join((self.origin, scope, key if key is not None else ""))
         try:
             await self._redis.publish(self.channel, message)
-        except Exception:
-            # Other replicas then see the change within their cache TTL.
-            log.warning("publishing a state invalidation failed", exc_info=True)
+        except Exception as exc:
+            self._publish_failures.failed(exc)  # the others see the change within their cache TTL
+        else:
+            self._publish_failures.succeeded()
 
     async def _listen(self) -> None:
+        failures = LoopFailures(log, "listening for state invalidations (Redis)")
         while True:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
                 self._subscribed.set()
+                failures.succeeded()
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
@@ -136,10 +141,10 @@ class RedisInvalidator:
                         self._cache.drop(scope, key or None)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 if not self._subscribed.is_set():
                     raise
-                log.warning("state invalidation listener lost Redis; clearing the cache", exc_info=True)
+                failures.failed(exc)  # the cache is cleared: entries may have changed meanwhile
                 if self._cache is not None:
                     self._cache.clear()
                 await asyncio.sleep(0.5)

@@ -152,3 +152,49 @@ def test_tracebacks_only_from_debug_down() -> None:
     assert not tracebacks_enabled()
     configure_logging("debug", stream=io.StringIO())
     assert tracebacks_enabled()
+
+
+def test_loop_failures_log_an_outage_once_and_its_end(caplog: pytest.LogCaptureFixture) -> None:
+    from llmspell.core.errors import StorageError
+    from llmspell.core.logging import LoopFailures
+
+    logger = logging.getLogger("llmspell.test.loop")
+    failures = LoopFailures(logger, "claiming runs")
+    with caplog.at_level(logging.DEBUG, logger="llmspell.test.loop"):
+        for i in range(50):
+            failures.failed(StorageError("cannot reach the database" + " (again)" * (i % 2)))
+        failures.failed(ConnectionResetError(104, "Connection reset by peer"))
+        failures.failed(RuntimeError("a bug"))
+        failures.failed(RuntimeError("a bug"))
+        failures.succeeded()
+        failures.succeeded()
+        failures.failed(StorageError("cannot reach the database"))
+    above_debug = [
+        (r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records if r.levelno > 10
+    ]
+    assert above_debug == [
+        (
+            "WARNING",
+            "claiming runs failed: STORAGE_ERROR: cannot reach the database; retrying "
+            "(repeats are logged at debug level)",
+            False,
+        ),
+        (
+            "WARNING",
+            "claiming runs failed: ConnectionResetError: [Errno 104] Connection reset by peer; retrying "
+            "(repeats are logged at debug level)",
+            False,  # a network failure: no traceback
+        ),
+        (
+            "WARNING",
+            "claiming runs failed: RuntimeError: a bug; retrying (repeats are logged at debug level)",
+            True,  # a bug: its traceback
+        ),
+        ("WARNING", "claiming runs works again", False),
+        (
+            "WARNING",
+            "claiming runs failed: STORAGE_ERROR: cannot reach the database; retrying "
+            "(repeats are logged at debug level)",
+            False,
+        ),
+    ]
