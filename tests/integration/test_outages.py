@@ -61,15 +61,25 @@ def test_database_and_redis_outages(proxied: tuple[Daemon, TcpProxy, TcpProxy]) 
     with daemon.client() as http:
         assert http.post("/v1/runs/wait", json=run).json()["status"] == "succeeded"
 
+        busy = {"script": {"code": 'local t = os.clock() while os.clock() - t < 1.5 do end return "done"'}}
+        in_flight = http.post("/v1/runs", json=busy).json()["id"]
+        _until(lambda: http.get(f"/v1/runs/{in_flight}").json()["status"] == "running", "the run runs")
         pg.cut()
         _until(lambda: http.get("/ready").status_code == 503, "/ready reports the database")
         assert http.get("/health").status_code == 200
         assert _status(http, "POST", "/v1/runs", json=run) == 503
-        assert _status(http, "POST", "/v1/runs/wait", json=run) == 503
+        waited = http.post("/v1/runs/wait", json={"script": {"code": "return 'offline'"}})
+        assert waited.status_code == 200 and waited.json()["result"] == "offline", waited.text
         assert _status(http, "GET", "/v1/runs") == 503
-        time.sleep(2)  # every background loop retries during the outage
+        time.sleep(2)  # every background loop retries; the run in flight ends meanwhile
         pg.restore()
         _until(lambda: http.get("/ready").status_code == 200, "/ready recovers")
+        _until(lambda: http.get(f"/v1/runs/{in_flight}").json()["status"] != "running", "the run is stored")
+        stored = http.get(f"/v1/runs/{in_flight}").json()
+        assert (stored["status"], stored["result"], stored["attempts"]) == ("succeeded", "done", 1), stored
+        _until(
+            lambda: http.get(f"/v1/runs/{waited.json()['id']}").status_code == 200, "the wait run is stored"
+        )
         assert http.post("/v1/runs/wait", json=run).json()["status"] == "succeeded"
         created = http.post("/v1/runs", json=run).json()
         _until(

@@ -229,6 +229,7 @@ class Daemon(ControlPlane):
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.worker.stop(grace_s)
+        await self.executor.settle(min(grace_s, 5.0))
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..core.logging import LoopFailures
 from ..events.abc import RunEvent, RunEventHub
 
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ class PeriodicEventFlush:
     def __init__(self, period_s: float = _FLUSH_INTERVAL_S) -> None:
         self._period_s = period_s
         self._writers: dict[RunEventWriter, None] = {}
+        self._failures = LoopFailures(log, "persisting the events of running runs")
         self._ticking: asyncio.Task[None] | None = None
 
     def watch(self, writer: RunEventWriter) -> None:
@@ -196,6 +198,8 @@ class PeriodicEventFlush:
             born_before = time.monotonic() - self._period_s
             due = [writer for writer in self._writers if writer.started <= born_before]
             results = await asyncio.gather(*(writer.flush() for writer in due), return_exceptions=True)
-            for writer, failed in zip(due, results, strict=True):
-                if isinstance(failed, Exception):
-                    log.warning("persisting events of run %s failed: %s", writer.run_id, failed)
+            errors = [failed for failed in results if isinstance(failed, Exception)]
+            if errors:  # the events stay pending: the next tick or the run's end stores them
+                self._failures.failed(errors[0])
+            elif due:
+                self._failures.succeeded()

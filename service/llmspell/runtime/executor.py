@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.batching import Coalescer
 from ..core.context import ExecutionContext, Limits, SandboxPolicy
-from ..core.errors import LLMSpellError
+from ..core.errors import LLMSpellError, StorageError
+from ..core.logging import LoopFailures
 from ..events.abc import RunEventHub
 from ..storage.records import RunFinish
 from .events import PeriodicEventFlush, RunEventWriter
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["RunExecutor", "script_args"]
 
 log = logging.getLogger("llmspell.runtime")
+T = TypeVar("T")
+
+# How long a finished run retries storing its outcome while the database is unreachable.
+_STORE_RETRY_S = 120.0
 
 
 def script_args(args: Any) -> list[str]:
@@ -79,8 +84,42 @@ class RunExecutor:
         self._finishes: Coalescer[RunFinish, bool] = Coalescer(store.runs.finish_many)
         self._inserts: Coalescer[tuple[RunRecord, RunFinish], None] = Coalescer(self._insert_finished)
         self._event_flush = PeriodicEventFlush()
+        self._store_failures = LoopFailures(log, "storing finished runs")
+        self._storing: set[asyncio.Task[None]] = set()  # outcomes of wait runs, retried
         self.services: dict[str, Any] = dict(services or {})
         self.record_sessions = True
+
+    async def _until_stored(self, store: Callable[[], Awaitable[T]]) -> T:
+        """``store()``, retried while the database is unreachable (up to ``_STORE_RETRY_S``).
+
+        A run that ends during a database outage keeps its outcome and stores it when the
+        database is back, instead of leaving its row ``running`` until its lease expires and
+        it is executed again (its lease is renewed meanwhile: it is still in flight here).
+        """
+        delay, deadline = 0.1, time.monotonic() + _STORE_RETRY_S
+        while True:
+            try:
+                stored = await store()
+            except StorageError as exc:
+                self._store_failures.failed(exc)
+                if time.monotonic() + delay > deadline:
+                    raise
+            else:
+                self._store_failures.succeeded()
+                return stored
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def settle(self, timeout_s: float) -> None:
+        """At shutdown: give wait runs still storing their outcome ``timeout_s`` to finish."""
+        if not self._storing:
+            return
+        _done, pending = await asyncio.wait(list(self._storing), timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.error("%d finished runs were not stored before shutdown (database unreachable)", len(pending))
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def context_for(self, run: RunRecord) -> ExecutionContext:
         limits = self._limits
@@ -190,10 +229,18 @@ class RunExecutor:
             events=tuple(writer.take_pending()),
         )
         if stored:
-            held = await self._finishes.submit(finish)
+            held = await self._until_stored(lambda: self._finishes.submit(finish))
         else:
-            await self._inserts.submit((run, finish))
             held = True
+            try:
+                await self._inserts.submit((run, finish))
+            except StorageError as exc:
+                # The caller waiting for this run gets its outcome now; the run is stored
+                # when the database is back (GET answers 404 for it until then).
+                self._store_failures.failed(exc)
+                task = asyncio.create_task(self._until_stored(lambda: self._inserts.submit((run, finish))))
+                self._storing.add(task)
+                task.add_done_callback(self._storing.discard)
         if not held:
             log.warning("run %s finished here but is no longer held by this worker", run_id)
         writer.publish(end)
