@@ -185,8 +185,9 @@ class LoopFailures:
     each attempt with its traceback wrote hundreds of tracebacks a minute. A failure already
     logged since the loop last worked is logged at debug level only: llmspell errors are
     alike by code (an unreachable database is one ``STORAGE_ERROR`` whatever the driver
-    said), others by type and message. Unreachable services (llmspell errors, connection
-    and OS errors) are one line; anything else keeps its traceback, as a bug would need.
+    said), network errors by type, others by type and message. Unreachable services
+    (llmspell errors, connection and OS errors) are one line; anything else keeps its
+    traceback, as a bug would need.
 
     Args:
         logger: where to log.
@@ -205,8 +206,9 @@ class LoopFailures:
         from .errors import LLMSpellError
 
         known = isinstance(exc, LLMSpellError)
+        unreachable = not known and _unreachable(exc)
         summary = f"{type(exc).__name__}: {exc}"
-        kind = exc.code if isinstance(exc, LLMSpellError) else summary
+        kind = exc.code if isinstance(exc, LLMSpellError) else type(exc).__name__ if unreachable else summary
         if kind in self._seen or len(self._seen) >= 10:
             self._logger.debug("%s failed again: %s", self.what, summary)
             return
@@ -215,7 +217,7 @@ class LoopFailures:
             "%s failed: %s; retrying (repeats are logged at debug level)",
             self.what,
             exc if known else summary,
-            exc_info=None if known or _unreachable(exc) else exc,
+            exc_info=None if known or unreachable else exc,
         )
 
     def succeeded(self) -> None:

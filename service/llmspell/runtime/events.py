@@ -22,6 +22,9 @@ log = logging.getLogger("llmspell.runtime")
 # them about this often while it runs (live readers follow the hub, not the database).
 _FLUSH_INTERVAL_S = 1.0
 
+# Shared by every run: a hub outage (Redis) is one warning, not one per run and batch.
+_PUBLISH_FAILURES = LoopFailures(log, "publishing run events to the hub")
+
 
 class RunEventWriter:
     """Numbers a run's events, publishes them to the hub at once and persists them in
@@ -111,8 +114,8 @@ class RunEventWriter:
         try:
             if self._hub.publish_nowait(batch):
                 return  # the in-process hub: no task per wake-up
-        except Exception:
-            log.warning("publishing events of run %s failed", self.run_id, exc_info=True)
+        except Exception as exc:
+            _PUBLISH_FAILURES.failed(exc)
             return
         with self._lock:
             self._live[:0] = batch
@@ -126,8 +129,10 @@ class RunEventWriter:
                 return
             try:
                 await self._hub.publish(batch)
-            except Exception:
-                log.warning("publishing events of run %s failed", self.run_id, exc_info=True)
+            except Exception as exc:
+                _PUBLISH_FAILURES.failed(exc)  # live readers miss these; the store keeps them
+            else:
+                _PUBLISH_FAILURES.succeeded()
 
     def take_pending(self) -> list[tuple[int, str, Any]]:
         """The events not yet stored, as ``(seq, type, data)``; the caller stores them."""

@@ -164,6 +164,7 @@ def test_loop_failures_log_an_outage_once_and_its_end(caplog: pytest.LogCaptureF
         for i in range(50):
             failures.failed(StorageError("cannot reach the database" + " (again)" * (i % 2)))
         failures.failed(ConnectionResetError(104, "Connection reset by peer"))
+        failures.failed(ConnectionResetError(104, "Connection closed by server"))
         failures.failed(RuntimeError("a bug"))
         failures.failed(RuntimeError("a bug"))
         failures.succeeded()
