@@ -41,6 +41,7 @@ async def test_failing_runs_open_the_breaker_a_trial_or_a_manual_success_closes_
     await store.scripts.put("flaky", "error('down')")
     schedule = await store.schedules.create(name="flaky-every-minute", script_name="flaky", interval_s=60)
     scheduler, server = _scheduler(store, failures=3)
+    await scheduler.sync()  # loaded, as at start-up
     fire = iter(T0 + timedelta(minutes=i) for i in range(100))
 
     for _ in range(3):
@@ -62,6 +63,11 @@ async def test_failing_runs_open_the_breaker_a_trial_or_a_manual_success_closes_
     manual = await scheduler.fire(schedule, next(fire), manual=True)  # an operator's trigger runs
     await _end(store, manual, "succeeded")
     assert await scheduler.fire(schedule, next(fire)) is not None and _gauge(schedule.name) == 0
+
+    await store.schedules.delete(schedule.id)
+    await scheduler.sync()  # a deleted schedule leaves no breaker series behind
+    series = {s.labels["name"] for metric in metrics.CIRCUIT_BREAKER_STATE.collect() for s in metric.samples}
+    assert f"schedule:{schedule.name}" not in series
 
 
 async def test_zero_failures_turns_the_breaker_off(store: Store) -> None:

@@ -86,7 +86,7 @@ class Scheduler:
                 return
             now = datetime.now(UTC)
             for schedule_id in set(self._entries) - set(revisions):
-                del self._entries[schedule_id]
+                self._forget_breaker(self._entries.pop(schedule_id).schedule)
             for schedule_id, revision in revisions.items():
                 if self._revisions.get(schedule_id) == revision:
                     continue  # unchanged since the last sync (loaded, or disabled or invalid)
@@ -95,7 +95,8 @@ class Scheduler:
                 except LookupError:
                     continue
                 if not schedule.enabled:
-                    self._entries.pop(schedule_id, None)
+                    if self._entries.pop(schedule_id, None) is not None:
+                        self._forget_breaker(schedule)
                     continue
                 try:
                     trigger = build_trigger(
@@ -202,6 +203,14 @@ class Scheduler:
         if await self._store.fires.try_insert(schedule.id, fire_time, result) is not None:
             _count_fire(result)
             await self._store.schedules.mark_fired(schedule.id, fire_time)
+
+    def _forget_breaker(self, schedule: ScheduleRecord) -> None:
+        """A schedule deleted or disabled here: drop its breaker state and gauge series."""
+        if self._breaker_states.pop(schedule.id, None) is not None:
+            from ..core import metrics
+
+            with contextlib.suppress(KeyError):
+                metrics.CIRCUIT_BREAKER_STATE.remove(f"schedule:{schedule.name}")
 
     async def _breaker_open(self, schedule: ScheduleRecord) -> bool:
         """Whether the schedule's circuit breaker holds this fire back.
