@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ..core.errors import LLMSpellError
 from ..core.logging import LoopFailures
 from ..events.abc import RunEvent, RunEventHub
 from .executor import RunExecutor
@@ -241,8 +242,14 @@ class Worker:
                 try:
                     released = await self._store.runs.release(self.worker_id, ids)
                     log.info("handed %d runs back to the queue", len(released))
+                except LLMSpellError as exc:  # the database is unreachable: one line
+                    log.warning(
+                        "handing %d runs back failed: %s; they run again once their lease expires",
+                        len(ids),
+                        exc,
+                    )
                 except Exception:
-                    log.warning("handing runs back failed", exc_info=True)
+                    log.warning("handing %d runs back failed", len(ids), exc_info=True)
         for loop_task in self._tasks:
             loop_task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
