@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 __all__ = ["Daemon", "run_view"]
 
 log = logging.getLogger("llmspell.daemon")
+
+# How long a reader waits for the stored copy of events it missed (running runs store
+# their events every second).
+_GAP_WAIT_S = 5.0
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -391,19 +396,46 @@ class Daemon(ControlPlane):
         run = await self.store.runs.get(run_id)
         last = after
         if run.finished or not follow:
-            while True:
-                batch = await self.store.events.list(run_id, last, 1000)
-                for record in batch:
-                    last = record.seq
-                    yield RunEvent(run_id=run_id, id=record.seq, event=record.type, data=record.data)
-                    if record.type == "end":
-                        return
-                if len(batch) < 1000:
-                    break
+            async for event in self._stored_events(run_id, last):
+                last = event.id
+                yield event
+                if event.event == "end":
+                    return
             if not follow:
                 return
         async for event in self.hub.subscribe(run_id, last):
+            if event.id > last + 1:
+                # A reader slower than the run: the hub keeps a bounded tail of each run's
+                # events, and what fell out of it is read from the store.
+                async for missed in self._stored_events(run_id, last, before=event.id):
+                    last = missed.id
+                    yield missed
+            if event.id <= last:
+                continue
+            last = event.id
             yield event
+
+    async def _stored_events(
+        self, run_id: str, after: int, *, before: int | None = None
+    ) -> AsyncIterator[RunEvent]:
+        """Stored events of a run with ``after < id`` (and ``id < before``), in order.
+
+        With ``before``, the events of a running run that are not stored yet are waited for
+        (running runs store theirs every second) for up to ``_GAP_WAIT_S``.
+        """
+        deadline = time.monotonic() + _GAP_WAIT_S
+        while True:
+            batch = await self.store.events.list(run_id, after, 1000)
+            for record in batch:
+                if before is not None and record.seq >= before:
+                    return
+                after = record.seq
+                yield RunEvent(run_id=run_id, id=record.seq, event=record.type, data=record.data)
+            if len(batch) == 1000:
+                continue
+            if before is None or after >= before - 1 or time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.2)
 
     async def get_run(self, run_id: str) -> dict[str, Any]:
         return run_view(await self.store.runs.get(run_id))
