@@ -138,3 +138,109 @@ async def test_tools(channel: grpc.aio.Channel) -> None:
     result = await tools.Invoke(tools_pb2.InvokeToolRequest(name="calculator", params=params), timeout=30)
     assert result.success, result
     assert json.dumps(_dict(result)["result"]).find("42") >= 0
+
+
+def _status(caught: pytest.ExceptionInfo[grpc.aio.AioRpcError]) -> tuple[grpc.StatusCode, str | None]:
+    trailing = dict(caught.value.trailing_metadata() or ())
+    code = trailing.get("llmspell-error-code")
+    return caught.value.code(), code if isinstance(code, str) else None
+
+
+async def test_non_finite_numbers_are_invalid_argument(channel: grpc.aio.Channel) -> None:
+    """Protobuf doubles carry NaN and infinities (JSON does not): they are refused, never
+    stored (a stored NaN made every later List of that record fail) nor INTERNAL."""
+    runs = runs_pb2_grpc.RunsStub(channel)
+    for timeout_s in (float("nan"), float("inf")):
+        request = runs_pb2.CreateRunRequest(script=runs_pb2.ScriptRef(code="return 1"), timeout_s=timeout_s)
+        for rpc in (runs.Create, runs.Wait):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await rpc(request, timeout=30)
+            assert _status(caught) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION")
+            assert "timeout_s" in (caught.value.details() or "")
+        with pytest.raises(grpc.aio.AioRpcError) as streamed:
+            [event async for event in runs.Stream(request, timeout=30)]
+        assert _status(streamed) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION")
+
+    scripts = scripts_pb2_grpc.ScriptsStub(channel)
+    await scripts.Put(scripts_pb2.PutScriptRequest(name="grpc-finite", code="return 1"), timeout=30)
+    schedules = schedules_pb2_grpc.SchedulesStub(channel)
+    bad_specs = [
+        schedules_pb2.ScheduleSpec(name="nan-interval", script="grpc-finite", interval_s=float("nan")),
+        schedules_pb2.ScheduleSpec(name="inf-interval", script="grpc-finite", interval_s=float("inf")),
+        schedules_pb2.ScheduleSpec(
+            name="nan-catchup", script="grpc-finite", interval_s=60, catchup_window_s=float("nan")
+        ),
+    ]
+    for spec in bad_specs:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await schedules.Create(spec, timeout=30)
+        assert _status(caught) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION"), spec
+    made = await schedules.Create(
+        schedules_pb2.ScheduleSpec(name="finite", script="grpc-finite", interval_s=60, enabled=False),
+        timeout=30,
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as patched:
+        await schedules.Update(
+            schedules_pb2.UpdateScheduleRequest(
+                id=made.id, patch=schedules_pb2.ScheduleSpec(catchup_window_s=float("-inf"))
+            ),
+            timeout=30,
+        )
+    assert _status(patched) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION")
+    listed = await schedules.List(schedules_pb2.ListSchedulesRequest(), timeout=30)
+    assert [s.name for s in listed.items if s.name in {"finite", "nan-catchup"}] == ["finite"]
+    await schedules.Delete(schedules_pb2.ScheduleIdRequest(id=made.id), timeout=30)
+    await scripts.Delete(scripts_pb2.DeleteScriptRequest(name="grpc-finite"), timeout=30)
+
+
+async def test_error_quoting_a_huge_input_keeps_its_status(channel: grpc.aio.Channel) -> None:
+    """The status message quoting a 100 kB id is cut: the trailers stay under the client's
+    metadata limit, so the answer is NOT_FOUND with its code, not RESOURCE_EXHAUSTED."""
+    runs = runs_pb2_grpc.RunsStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await runs.Get(runs_pb2.GetRunRequest(id="x" * 100_000), timeout=30)
+    assert _status(caught) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
+    details = caught.value.details() or ""
+    assert details.startswith("No run named 'xxx") and details.endswith("...") and len(details) <= 1024
+    scripts = scripts_pb2_grpc.ScriptsStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as wide:
+        await scripts.Get(scripts_pb2.GetScriptRequest(name="é" * 20_000), timeout=30)
+    assert _status(wide) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
+
+
+async def test_bad_version_and_after_are_invalid_argument_as_in_rest(channel: grpc.aio.Channel) -> None:
+    """REST declares ``?version=`` ge=1 and ``?after=`` ge=0 (400): the same values over
+    gRPC are INVALID_ARGUMENT, not NOT_FOUND or a silent replay from the start."""
+    scripts = scripts_pb2_grpc.ScriptsStub(channel)
+    await scripts.Put(scripts_pb2.PutScriptRequest(name="grpc-versions", code="return 1"), timeout=30)
+    for version in (0, -1):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await scripts.Get(scripts_pb2.GetScriptRequest(name="grpc-versions", version=version), timeout=30)
+        assert _status(caught) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION")
+    await scripts.Delete(scripts_pb2.DeleteScriptRequest(name="grpc-versions"), timeout=30)
+
+    runs = runs_pb2_grpc.RunsStub(channel)
+    done = await runs.Wait(
+        runs_pb2.CreateRunRequest(script=runs_pb2.ScriptRef(code="return 1"), idempotency_key="grpc-after"),
+        timeout=30,
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        [e async for e in runs.Events(runs_pb2.RunEventsRequest(run_id=done.id, after=-1), timeout=30)]
+    assert _status(caught) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION")
+
+
+async def test_max_attempts_as_in_the_rest_body(channel: grpc.aio.Channel) -> None:
+    """``max_attempts`` (the REST body's retry policy, 1-10) is a CreateRunRequest field."""
+    runs = runs_pb2_grpc.RunsStub(channel)
+    for bad in (0, 11):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await runs.Create(
+                runs_pb2.CreateRunRequest(script=runs_pb2.ScriptRef(code="return 1"), max_attempts=bad),
+                timeout=30,
+            )
+        assert _status(caught) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION")
+        assert "max_attempts" in (caught.value.details() or "")
+    done = await runs.Wait(
+        runs_pb2.CreateRunRequest(script=runs_pb2.ScriptRef(code="return 3"), max_attempts=3), timeout=30
+    )
+    assert done.status == "succeeded"

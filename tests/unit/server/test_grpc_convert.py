@@ -119,3 +119,21 @@ def test_status_table() -> None:
     }
     assert status_for("TOOL_ERROR") is grpc.StatusCode.INTERNAL
     assert status_for("SOMETHING_NEW") is grpc.StatusCode.INTERNAL
+
+
+def test_non_finite_doubles_in_a_record_do_not_fail_the_answer() -> None:
+    """A record stored with NaN/infinite numbers (before such input was refused) is still
+    answered: the double fields hold them, instead of an INTERNAL for the whole List."""
+    message = schedule_to_message(
+        {"id": "s", "name": "n", "script": "x", "interval_s": float("inf"), "catchup_window_s": float("nan")}
+    )
+    assert message.interval_s == float("inf") and message.catchup_window_s != message.catchup_window_s
+    run = run_to_message({"id": "r", "status": "queued", "timeout_s": float("-inf"), "result": 1})
+    assert run.timeout_s == float("-inf")
+
+
+def test_non_finite_schedule_numbers_are_validation_errors() -> None:
+    for field in ("interval_s", "catchup_window_s"):
+        with pytest.raises(ValidationError) as caught:
+            schedule_spec(schedules_pb2.ScheduleSpec(**{field: float("nan")}))
+        assert caught.value.details == {"field": field}

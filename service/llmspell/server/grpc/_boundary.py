@@ -40,6 +40,10 @@ ERROR_CODE_KEY = "llmspell-error-code"
 ERROR_DETAILS_KEY = "llmspell-error-details"
 # Trailing metadata shares the HTTP/2 header budget: big details are dropped, not truncated.
 _MAX_DETAILS_BYTES = 4096
+# The status message travels percent-encoded in the same trailers (up to 3 bytes per byte):
+# an error quoting a huge input ("No run named 'xxxx...'") must not push them past the
+# client's limit, which would replace the status and code by RESOURCE_EXHAUSTED.
+_MAX_MESSAGE_BYTES = 1024
 
 STATUS_BY_CODE: Mapping[str, grpc.StatusCode] = MappingProxyType(
     {
@@ -72,6 +76,14 @@ def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
     return None
 
 
+def _bounded(message: str) -> str:
+    """``message`` cut to at most :data:`_MAX_MESSAGE_BYTES` bytes of UTF-8 (marked by "...")."""
+    encoded = message.encode("utf-8")
+    if len(encoded) <= _MAX_MESSAGE_BYTES:
+        return message
+    return encoded[: _MAX_MESSAGE_BYTES - 3].decode("utf-8", "ignore") + "..."
+
+
 async def abort_with(context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
     """End the call with the status, details and trailing metadata for ``exc``."""
     if isinstance(exc, LLMSpellError):
@@ -84,7 +96,7 @@ async def abort_with(context: grpc.aio.ServicerContext, exc: Exception) -> NoRet
         encoded = json.dumps(details, ensure_ascii=True, default=str, separators=(",", ":"))
         if len(encoded) <= _MAX_DETAILS_BYTES:
             trailing.append((ERROR_DETAILS_KEY, encoded))
-    await context.abort(status_for(code), message, trailing_metadata=tuple(trailing))
+    await context.abort(status_for(code), _bounded(message), trailing_metadata=tuple(trailing))
     raise AssertionError("grpc.aio ServicerContext.abort returned")  # abort always raises
 
 

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
+import math
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any, TypeVar
 
 from google.protobuf import json_format, struct_pb2
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from ...core.errors import LLMSpellError, ValidationError
 
 __all__ = [
+    "finite",
     "from_struct",
     "from_value",
     "jsonable",
@@ -102,14 +106,32 @@ def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
     return {key: from_value(item) for key, item in struct.fields.items()}
 
 
+# How json_format.ParseDict spells the non-finite doubles it accepts for a double field.
+_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+@functools.cache
+def _double_fields(descriptor: Descriptor) -> frozenset[str]:
+    kinds = (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT)
+    return frozenset(f.name for f in descriptor.fields if f.type in kinds)
+
+
 def record_to_message(record: Mapping[str, Any], message: M) -> M:
     """Fill ``message`` from a control-plane record (keys it does not declare are dropped).
+
+    A NaN or infinite number in a double field (a record stored before such input was
+    refused) is kept as that double instead of failing the whole answer.
 
     Raises:
         LLMSpellError: the record does not fit the message (a server bug: INTERNAL).
     """
+    data = jsonable(record)
+    for name in _double_fields(message.DESCRIPTOR):
+        value = data.get(name)
+        if isinstance(value, float) and not math.isfinite(value):
+            data[name] = "NaN" if math.isnan(value) else _NON_FINITE[value]
     try:
-        json_format.ParseDict(jsonable(record), message, ignore_unknown_fields=True)
+        json_format.ParseDict(data, message, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
         name = message.DESCRIPTOR.name
         raise LLMSpellError(f"cannot encode a {name} record for gRPC: {exc}") from exc
@@ -120,4 +142,12 @@ def required(value: str, field: str) -> str:
     """``value`` unless it is empty; raises ``ValidationError`` naming ``field``."""
     if not value:
         raise ValidationError(f"{field} is required", details={"field": field})
+    return value
+
+
+def finite(value: float, field: str) -> float:
+    """``value`` unless it is NaN or infinite (protobuf doubles carry both, JSON does not);
+    raises ``ValidationError`` naming ``field``."""
+    if not math.isfinite(value):
+        raise ValidationError(f"{field} must be a finite number, got {value}", details={"field": field})
     return value

@@ -11,7 +11,7 @@ from ...core.aio import aclose_iterator
 from ...core.errors import ValidationError
 from ...runtime.abc import RunEvent, RunRequest
 from ._boundary import Servicer, metadata_value, rpc
-from ._convert import fill_struct, from_struct, from_value, record_to_message, required
+from ._convert import fill_struct, finite, from_struct, from_value, record_to_message, required
 from .gen.llmspell.v1 import runs_pb2
 
 __all__ = ["RunsServicer", "event_to_message", "run_request", "run_to_message", "runs_page_to_message"]
@@ -41,11 +41,13 @@ def run_request(request: runs_pb2.CreateRunRequest, context: grpc.aio.ServicerCo
     common: dict[str, Any] = {
         "args": args,
         "session_id": request.session_id if request.HasField("session_id") else None,
-        "timeout_s": request.timeout_s if request.HasField("timeout_s") else None,
+        "timeout_s": finite(request.timeout_s, "timeout_s") if request.HasField("timeout_s") else None,
         "webhook": request.webhook if request.HasField("webhook") else None,
         "metadata": from_struct(request.metadata),
         "idempotency_key": idempotency_key or None,
     }
+    if request.HasField("max_attempts"):
+        common["max_attempts"] = request.max_attempts
     if source == "code":
         return RunRequest(code=script.code, engine=script.engine or "lua", **common)
     return RunRequest(
@@ -85,6 +87,8 @@ def event_to_message(event: RunEvent) -> runs_pb2.RunEvent:
 
 
 def _after(request: runs_pb2.RunEventsRequest, context: grpc.aio.ServicerContext) -> int:
+    if request.after < 0:
+        raise ValidationError("after must be an event id (0 or more)", details={"field": "after"})
     if request.after:
         return request.after
     return _last_event_id(context)

@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2
 
+from ...core.errors import ValidationError
 from ._boundary import Servicer, rpc
 from ._convert import record_to_message, required
 from .gen.llmspell.v1 import scripts_pb2
@@ -42,6 +43,9 @@ class ScriptsServicer(Servicer):
         self, request: scripts_pb2.GetScriptRequest, context: grpc.aio.ServicerContext
     ) -> scripts_pb2.Script:
         version = request.version if request.HasField("version") else None
+        if version is not None and version < 1:
+            # As GET /v1/scripts/{name}?version= (ge=1): a bad version, not an unknown one.
+            raise ValidationError("version must be 1 or more", details={"field": "version"})
         return script_to_message(await self._control.get_script(required(request.name, "name"), version))
 
     @rpc("scripts:read")

@@ -52,14 +52,14 @@ class AgentsServicer:
     """
 
     def Execute(self, request, context):
-        """One answer from a stored agent.
+        """One answer from a stored agent. Scope agents:write.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ExecuteStream(self, request, context):
-        """The answer as events: token, tool, agent, then end (or error then end).
+        """The answer as events: token..., then end (or error then end). Scope agents:write.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -21,7 +21,7 @@ class ScriptRef(_message.Message):
     def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., engine: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class CreateRunRequest(_message.Message):
-    __slots__ = ("script", "args", "session_id", "timeout_s", "webhook", "metadata", "idempotency_key")
+    __slots__ = ("script", "args", "session_id", "timeout_s", "webhook", "metadata", "idempotency_key", "max_attempts")
     SCRIPT_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +29,7 @@ class CreateRunRequest(_message.Message):
     WEBHOOK_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     script: ScriptRef
     args: _struct_pb2.Value
     session_id: str
@@ -36,7 +37,8 @@ class CreateRunRequest(_message.Message):
     webhook: str
     metadata: _struct_pb2.Struct
     idempotency_key: str
-    def __init__(self, script: _Optional[_Union[ScriptRef, _Mapping]] = ..., args: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., session_id: _Optional[str] = ..., timeout_s: _Optional[float] = ..., webhook: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    max_attempts: int
+    def __init__(self, script: _Optional[_Union[ScriptRef, _Mapping]] = ..., args: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., session_id: _Optional[str] = ..., timeout_s: _Optional[float] = ..., webhook: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., max_attempts: _Optional[int] = ...) -> None: ...
 
 class Run(_message.Message):
     __slots__ = ("id", "status", "script_name", "script_version", "engine", "args", "session_id", "schedule_id", "fire_time", "timeout_s", "metadata", "webhook", "result", "stdout", "error", "usage", "cost", "duration_ms", "created_at", "started_at", "finished_at", "attempts", "code", "cancel_requested")
