@@ -235,6 +235,43 @@ def test_hostile_input_is_4xx(daemon: Daemon) -> None:
         assert http.get("/v1/runs/x/events", headers={"Last-Event-ID": "abc"}).status_code in (400, 404)
 
 
+def test_non_finite_and_huge_numbers_are_400(daemon: Daemon) -> None:
+    def post(path: str, body: str) -> httpx.Response:
+        return http.post(path, content=body.encode(), headers={"content-type": "application/json"})
+
+    with daemon.client() as http:
+        http.post("/v1/scripts", json={"name": "numbers", "code": "return 1"}).raise_for_status()
+        schedule = '{"name": "n-%s", "script": "numbers", %s}'
+        for path, body, field in [
+            ("/v1/runs", '{"script": {"code": "return 1"}, "timeout_s": NaN}', "timeout_s"),
+            ("/v1/runs/wait", '{"script": {"code": "return 1"}, "timeout_s": Infinity}', "timeout_s"),
+            ("/v1/schedules", schedule % ("a", '"interval_s": NaN'), "interval_s"),
+            ("/v1/schedules", schedule % ("b", '"interval_s": 1e300'), "interval_s"),
+            (
+                "/v1/schedules",
+                schedule % ("c", '"interval_s": 60, "catchup_window_s": NaN'),
+                "catchup_window_s",
+            ),
+        ]:
+            answer = post(path, body)
+            assert answer.status_code == 400, (body, answer.text)
+            assert answer.json()["code"] == "VALIDATION" and field in answer.text, answer.text
+        assert http.get("/v1/schedules").status_code == 200  # nothing unreadable was stored
+
+
+def test_results_without_a_json_form(daemon: Daemon) -> None:
+    with daemon.client() as http:
+        shapes = http.post("/v1/runs/wait", json=run_body("return {f = print, n = 0/0, ok = true}")).json()
+        assert shapes["status"] == "succeeded" and shapes["result"] == {
+            "f": "<function>",
+            "n": None,
+            "ok": True,
+        }
+        binary = http.post("/v1/runs/wait", json=run_body('return "\\255\\254"')).json()
+        assert binary["status"] == "failed" and binary["error"]["code"] == "VALIDATION", binary
+        assert "UTF-8" in binary["error"]["message"]
+
+
 def test_tools_over_rest(daemon: Daemon) -> None:
     with daemon.client() as http:
         names = [t["name"] for t in http.get("/v1/tools").json()["items"]]

@@ -146,6 +146,17 @@ async def test_driver_errors_are_translated(_store_postgres_url: str) -> None:
 
 
 @pytest.mark.postgres
+async def test_text_postgres_cannot_hold_is_a_validation_error(_store_postgres_url: str) -> None:
+    # A NUL in a name is the caller's mistake (400), not an unreachable database (503).
+    async with open_store(_store_postgres_url) as store:
+        with pytest.raises(ValidationError, match="rejected by the database"):
+            await store.scripts.put("a\x00b", "return 1")
+        with pytest.raises(ValidationError, match="rejected by the database"):
+            await store.schedules.get("x\x00")
+        assert await store.state.get("global", "absent") is None
+
+
+@pytest.mark.postgres
 async def test_held_connections_go_back_to_the_pool(
     _store_postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -39,6 +39,9 @@ log = logging.getLogger("llmspell.daemon")
 # How long a reader waits for the stored copy of events it missed (running runs store
 # their events every second).
 _GAP_WAIT_S = 5.0
+# Durations accepted from requests: finite (NaN and infinities parse as JSON numbers) and
+# short of what datetime arithmetic overflows on. 10 years.
+_MAX_SECONDS = 315_360_000.0
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -296,8 +299,11 @@ class Daemon(ControlPlane):
             code, engine, name, version = script.code, script.engine, script.name, script.version
         else:
             raise ValidationError("script needs code or name", details={"field": "script"})
-        if request.timeout_s is not None and request.timeout_s <= 0:
-            raise ValidationError("timeout_s must be positive", details={"field": "timeout_s"})
+        if request.timeout_s is not None and not (0 < request.timeout_s < _MAX_SECONDS):
+            raise ValidationError(
+                f"timeout_s must be a positive number of seconds below {_MAX_SECONDS:.0f}",
+                details={"field": "timeout_s"},
+            )
         if not 1 <= request.max_attempts <= 10:
             raise ValidationError("max_attempts must be between 1 and 10", details={"field": "max_attempts"})
         return RunSpec(
@@ -508,9 +514,20 @@ class Daemon(ControlPlane):
     # Schedules --------------------------------------------------------------------------
 
     def _check_schedule(
-        self, *, cron: str | None, interval_s: float | None, timezone: str, overlap: str
+        self,
+        *,
+        cron: str | None,
+        interval_s: float | None,
+        timezone: str,
+        overlap: str,
+        catchup_window_s: float | None,
     ) -> None:
         check_timezone(timezone)
+        if catchup_window_s is not None and not (0 <= catchup_window_s < _MAX_SECONDS):
+            raise ValidationError(
+                f"catchup_window_s must be a number of seconds from 0 to {_MAX_SECONDS:.0f}",
+                details={"field": "catchup_window_s"},
+            )
         if overlap not in OVERLAPS:
             raise ValidationError(
                 f"overlap must be one of {', '.join(OVERLAPS)}", details={"field": "overlap"}
@@ -523,7 +540,13 @@ class Daemon(ControlPlane):
         if not spec.script:
             raise ValidationError("schedule script is required", details={"field": "script"})
         timezone, overlap = spec.timezone or "UTC", spec.overlap or "skip"
-        self._check_schedule(cron=spec.cron, interval_s=spec.interval_s, timezone=timezone, overlap=overlap)
+        self._check_schedule(
+            cron=spec.cron,
+            interval_s=spec.interval_s,
+            timezone=timezone,
+            overlap=overlap,
+            catchup_window_s=spec.catchup_window_s,
+        )
         await self.store.scripts.get(spec.script)
         schedule = await self.store.schedules.create(
             name=spec.name,
@@ -570,6 +593,7 @@ class Daemon(ControlPlane):
             interval_s=fields.get("interval_s", current.interval_s),
             timezone=fields.get("timezone", current.timezone),
             overlap=fields.get("overlap", current.overlap),
+            catchup_window_s=fields.get("catchup_window_s"),
         )
         schedule = await self.store.schedules.update(schedule_id, **fields)
         await self._schedules_changed()

@@ -26,6 +26,9 @@ def check_timezone(name: str) -> ZoneInfo:
         raise ValidationError(f"unknown timezone {name!r}", details={"field": "timezone"}) from None
 
 
+_MAX_INTERVAL_S = 315_360_000.0
+
+
 def build_trigger(
     *, cron: str | None, interval_s: float | None, timezone: str, start: datetime | None = None
 ) -> Any:
@@ -37,8 +40,11 @@ def build_trigger(
     if (cron is None) == (interval_s is None):
         raise ValidationError("give exactly one of cron and interval_s", details={"field": "cron"})
     if interval_s is not None:
-        if interval_s <= 0:
-            raise ValidationError("interval_s must be positive", details={"field": "interval_s"})
+        if not 0 < interval_s < _MAX_INTERVAL_S:  # also refuses NaN
+            raise ValidationError(
+                f"interval_s must be a positive number of seconds below {_MAX_INTERVAL_S:.0f} (10 years)",
+                details={"field": "interval_s"},
+            )
         return IntervalTrigger(seconds=interval_s, start_date=start, timezone=zone)
     assert cron is not None
     fields = cron.split()

@@ -13,6 +13,7 @@ data, correlation_id, run_id, attempt}`` whose ``data`` is converted on first re
 from __future__ import annotations
 
 import inspect
+import math
 import sys
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lupa import lua54
 
 from ...core.errors import ValidationError
-from ..api.surface import NULL, ApiObject
+from ..api.surface import NULL, ApiObject, ScriptFunction
 
 if TYPE_CHECKING:
     from .engine import LuaRun
@@ -203,11 +204,17 @@ class LuaConverter:
         return {_key(key): convert(item, depth) for key, item in big}
 
     def detach(self, value: Any) -> Any:
-        """``value`` with API objects replaced by ``"<Type>"`` (a run's result must be plain JSON)."""
-        if not self._objects:
+        """``value`` as plain JSON (a run's result): API objects become ``"<Type>"``,
+        functions ``"<function>"``, NaN and infinities ``None`` (as ``JSON.stringify`` does)."""
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or value is None:
             return value
+        if kind is float:
+            return value if math.isfinite(value) else None
         if isinstance(value, ApiObject):
             return f"<{value.api_type}>"
+        if isinstance(value, ScriptFunction):
+            return "<function>"
         if isinstance(value, dict):
             return {key: self.detach(item) for key, item in value.items()}
         if isinstance(value, list):

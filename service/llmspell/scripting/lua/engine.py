@@ -39,6 +39,7 @@ from ...core.errors import (
     ScriptError,
     ScriptSyntaxError,
     Timeout,
+    ValidationError,
     error_from_code,
 )
 from ..abc import EngineCapabilities, ScriptEngineBridge, ScriptResult
@@ -486,6 +487,8 @@ class LuaRun:
             raise self._memory_error() from exc
         except lua54.LuaError as exc:
             raise self.translate(exc.args[0] if exc.args else str(exc)) from None
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(exc) from None
         if tag == "done":
             return True, self.conv.from_lua(value)
         if tag == "error":
@@ -502,6 +505,8 @@ class LuaRun:
                 raise self._memory_error() from exc
             except lua54.LuaError as exc:
                 raise self.translate(exc.args[0] if exc.args else str(exc)) from None
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(exc) from None
             if tag == "done":
                 return self.conv.from_lua(value)
             if tag == "error":
@@ -639,6 +644,13 @@ class LuaRun:
         self.closed = True
         if shell is not None:
             shell.give_back(clean)
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> ValidationError:
+    return ValidationError(
+        f"a string the script handed over is not UTF-8 text ({exc.reason} at byte {exc.start}): "
+        "encode binary data, e.g. with base64"
+    )
 
 
 def _ended_run() -> LLMSpellError:

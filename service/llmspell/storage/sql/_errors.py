@@ -99,6 +99,10 @@ def map_db_errors(where: str) -> Iterator[None]:
             f"database error at {where}: {_first_line(exc)}; check that it is reachable "
             "(LLMSPELL_DATABASE_URL or --database-url)"
         ) from exc
+    except sa_exc.DBAPIError as exc:
+        if (_sqlstate(exc) or "").startswith("22"):  # data exception: a NUL in text, a bad value
+            raise ValidationError(f"rejected by the database: {_first_line(exc)}") from exc
+        raise StorageError(f"database error at {where}: {_first_line(exc)}") from exc
     except sa_exc.StatementError as exc:
         if not isinstance(exc, sa_exc.DBAPIError) and isinstance(exc.orig, (ValueError, TypeError)):
             # A bind value the column type refused (naive datetime, non-JSON value).
