@@ -147,8 +147,8 @@ def _status(caught: pytest.ExceptionInfo[grpc.aio.AioRpcError]) -> tuple[grpc.St
 
 
 async def test_non_finite_numbers_are_invalid_argument(channel: grpc.aio.Channel) -> None:
-    """Protobuf doubles carry NaN and infinities (JSON does not): they are refused, never
-    stored (a stored NaN made every later List of that record fail) nor INTERNAL."""
+    """Protobuf doubles carry NaN and infinities: the control plane refuses them (as it does
+    for REST), so they are never stored (a stored NaN made every later List fail) nor INTERNAL."""
     runs = runs_pb2_grpc.RunsStub(channel)
     for timeout_s in (float("nan"), float("inf")):
         request = runs_pb2.CreateRunRequest(script=runs_pb2.ScriptRef(code="return 1"), timeout_s=timeout_s)

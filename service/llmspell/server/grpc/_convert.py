@@ -24,7 +24,6 @@ from google.protobuf.message import Message
 from ...core.errors import LLMSpellError, ValidationError
 
 __all__ = [
-    "finite",
     "from_struct",
     "from_value",
     "jsonable",
@@ -142,12 +141,4 @@ def required(value: str, field: str) -> str:
     """``value`` unless it is empty; raises ``ValidationError`` naming ``field``."""
     if not value:
         raise ValidationError(f"{field} is required", details={"field": field})
-    return value
-
-
-def finite(value: float, field: str) -> float:
-    """``value`` unless it is NaN or infinite (protobuf doubles carry both, JSON does not);
-    raises ``ValidationError`` naming ``field``."""
-    if not math.isfinite(value):
-        raise ValidationError(f"{field} must be a finite number, got {value}", details={"field": field})
     return value

@@ -11,7 +11,7 @@ from ...core.aio import aclose_iterator
 from ...core.errors import ValidationError
 from ...runtime.abc import RunEvent, RunRequest
 from ._boundary import Servicer, metadata_value, rpc
-from ._convert import fill_struct, finite, from_struct, from_value, record_to_message, required
+from ._convert import fill_struct, from_struct, from_value, record_to_message, required
 from .gen.llmspell.v1 import runs_pb2
 
 __all__ = ["RunsServicer", "event_to_message", "run_request", "run_to_message", "runs_page_to_message"]
@@ -41,7 +41,7 @@ def run_request(request: runs_pb2.CreateRunRequest, context: grpc.aio.ServicerCo
     common: dict[str, Any] = {
         "args": args,
         "session_id": request.session_id if request.HasField("session_id") else None,
-        "timeout_s": finite(request.timeout_s, "timeout_s") if request.HasField("timeout_s") else None,
+        "timeout_s": request.timeout_s if request.HasField("timeout_s") else None,
         "webhook": request.webhook if request.HasField("webhook") else None,
         "metadata": from_struct(request.metadata),
         "idempotency_key": idempotency_key or None,

@@ -11,7 +11,7 @@ from google.protobuf import empty_pb2
 from ...core.errors import ValidationError
 from ...runtime.abc import ScheduleSpec
 from ._boundary import Servicer, rpc
-from ._convert import finite, from_value, record_to_message, required
+from ._convert import from_value, record_to_message, required
 from ._runs import run_to_message, runs_page_to_message
 from .gen.llmspell.v1 import runs_pb2, schedules_pb2
 
@@ -28,7 +28,6 @@ _OPTIONAL_FIELDS = (
     "catchup_window_s",
     "enabled",
 )
-_NUMBER_FIELDS = ("interval_s", "catchup_window_s")
 
 
 def schedule_spec(message: schedules_pb2.ScheduleSpec) -> ScheduleSpec:
@@ -36,9 +35,6 @@ def schedule_spec(message: schedules_pb2.ScheduleSpec) -> ScheduleSpec:
     fields: dict[str, Any] = {
         name: getattr(message, name) for name in _OPTIONAL_FIELDS if message.HasField(name)
     }
-    for name in _NUMBER_FIELDS:
-        if name in fields:
-            finite(fields[name], name)
     if message.HasField("args"):
         args = from_value(message.args)
         if args is not None and not isinstance(args, list | dict):
