@@ -168,7 +168,7 @@ def _stream_remote(
 ) -> dict[str, Any]:
     import httpx
 
-    from .client import _problem
+    from .client import _problem, transport_error
 
     body = {"input": text, "session_id": session}
     with DaemonClient(server, api_key) as client:
@@ -200,7 +200,7 @@ def _stream_remote(
                             break
                 return result
         except httpx.TransportError as exc:
-            raise LLMSpellError(f"lost the connection to {client.server}: {exc}") from None
+            raise transport_error(client.server, exc) from None
 
 
 def register(app: typer.Typer) -> None:

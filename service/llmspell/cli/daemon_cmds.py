@@ -9,9 +9,9 @@ from typing import Any
 
 import typer
 
-from ..core.errors import LLMSpellError
+from ..core.errors import LLMSpellError, NotFound
 from ._common import fail
-from ._options import Output, OutputFormat
+from ._options import Output, OutputFormat, print_fields
 from .client import DaemonClient
 
 __all__ = ["register"]
@@ -40,7 +40,12 @@ def _emit(data: Any, output: OutputFormat, columns: list[str] | None = None, tit
         columns = list(rows[0]) if rows else []
     table = Table(title=title or None)
     for column in columns:
-        table.add_column(column)
+        if column == "id":
+            # Ids are what the next command takes: print them whole, never cut to "01a23…".
+            width = max([len(column), *(len(_cell(row.get(column))) for row in rows)])
+            table.add_column(column, no_wrap=True, min_width=width)
+        else:
+            table.add_column(column)
     for row in rows:
         table.add_row(*[_cell(row.get(column)) for column in columns])
     Console(markup=False).print(table)
@@ -79,7 +84,13 @@ _RUN_COLUMNS = ["id", "status", "script", "duration_ms", "created_at"]
 
 def _run_row(run: dict[str, Any]) -> dict[str, Any]:
     script = run.get("script") or {}
-    return {**run, "script": script.get("name") or "(inline)"}
+    duration = run.get("duration_ms")
+    if isinstance(duration, int | float):
+        duration = round(duration, 1)
+    error = run.get("error")
+    if isinstance(error, dict) and error.get("code"):
+        error = f"{error['code']}: {error.get('message', '')}"
+    return {**run, "script": script.get("name") or "(inline)", "duration_ms": duration, "error": error}
 
 
 @runs_app.command("list")
@@ -96,7 +107,7 @@ def runs_list(
     params = {
         k: v
         for k, v in {"status": status, "script": script, "schedule_id": schedule, "limit": limit}.items()
-        if v
+        if v is not None
     }
     page = _call(server, api_key, "GET", "/v1/runs", params=params)
     items = page["items"]
@@ -107,10 +118,15 @@ def runs_list(
 def runs_get(run_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """Show one run."""
     run = _call(server, api_key, "GET", f"/v1/runs/{run_id}")
-    _emit(
-        run,
-        output,
-        ["id", "status", "result", "error", "stdout", "duration_ms"] if output == "text" else None,
+    if output == "json":
+        _emit(run, output)
+        return
+    # One record: a field/value table, so the error and stdout are readable on any terminal.
+    row = _run_row(run)
+    if isinstance(row.get("stdout"), str):
+        row["stdout"] = row["stdout"].rstrip("\n")
+    print_fields(
+        {field: row.get(field) for field in ["id", "status", "result", "error", "stdout", "duration_ms"]}
     )
 
 
@@ -130,7 +146,13 @@ def runs_logs(
     api_key: str = KeyOpt,
     output: Output = "text",
 ) -> None:
-    """Print a run's output and events (``-f`` follows live)."""
+    """Print a run's output and events (``-f`` follows live).
+
+    With ``-f`` the exit code is the run's: 0 succeeded, 1 failed, 124 timeout, 130 cancelled
+    (and 130 when interrupted by Ctrl-C or SIGTERM).
+    """
+    final: str | None = None
+    _sigterm_interrupts()
     try:
         with DaemonClient(server, api_key) as client:
             for event in client.events(run_id, after, follow=follow):
@@ -139,10 +161,26 @@ def runs_logs(
                 else:
                     _print_event(event)
                 sys.stdout.flush()
+                if event.get("event") == "end":
+                    final = str((event.get("data") or {}).get("status"))
     except LLMSpellError as exc:
         fail(exc)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    if follow and final is not None:
+        from .run_cmd import EXIT_CODES  # the exit codes of 'llmspell run'
+
+        raise SystemExit(EXIT_CODES.get(final, 1))
+
+
+def _sigterm_interrupts() -> None:
+    """SIGTERM stops a follow like Ctrl-C does: exit 130, no traceback."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _print_event(event: dict[str, Any]) -> None:
@@ -272,11 +310,37 @@ def schedules_list(server: str = ServerOpt, api_key: str = KeyOpt, output: Outpu
     _emit(_call_every_page(server, api_key, "/v1/schedules"), output, _SCHEDULE_COLUMNS, "schedules")
 
 
+def _on_schedule(server: str | None, api_key: str | None, method: str, ref: str, action: str = "") -> Any:
+    """``method`` on the schedule ``ref``: its id, or else its name (the id of the schedule so named)."""
+    path = f"/v1/schedules/{{}}{'/' + action if action else ''}"
+    try:
+        with DaemonClient(server, api_key) as client:
+            try:
+                return client.request(method, path.format(ref))
+            except NotFound:
+                params: dict[str, Any] = {"limit": 1000}
+                while True:
+                    page = client.request("GET", "/v1/schedules", params=params)
+                    for item in page["items"]:
+                        if item.get("name") == ref:
+                            return client.request(method, path.format(item["id"]))
+                    if not page.get("next_cursor"):
+                        raise NotFound(
+                            f"No schedule with id or name {ref!r}; see 'llmspell schedules list'"
+                        ) from None
+                    params["cursor"] = page["next_cursor"]
+    except LLMSpellError as exc:
+        fail(exc)
+
+
 def _schedule_action(action: str, help_text: str) -> None:
     def command(
-        schedule_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text"
+        schedule_id: str = typer.Argument(..., metavar="ID_OR_NAME", help="The schedule's id or name."),
+        server: str = ServerOpt,
+        api_key: str = KeyOpt,
+        output: Output = "text",
     ) -> None:
-        result = _call(server, api_key, "POST", f"/v1/schedules/{schedule_id}/{action}")
+        result = _on_schedule(server, api_key, "POST", schedule_id, action)
         _emit(
             result,
             output,
@@ -293,9 +357,13 @@ _schedule_action("trigger", "Fire a schedule now.")
 
 
 @schedules_app.command("delete")
-def schedules_delete(schedule_id: str, server: str = ServerOpt, api_key: str = KeyOpt) -> None:
+def schedules_delete(
+    schedule_id: str = typer.Argument(..., metavar="ID_OR_NAME", help="The schedule's id or name."),
+    server: str = ServerOpt,
+    api_key: str = KeyOpt,
+) -> None:
     """Delete a schedule (its runs stay)."""
-    _call(server, api_key, "DELETE", f"/v1/schedules/{schedule_id}")
+    _on_schedule(server, api_key, "DELETE", schedule_id)
     sys.stdout.write(f"deleted {schedule_id}\n")
 
 

@@ -28,7 +28,7 @@ def sse_events(server: str | None, api_key: str | None, pattern: str) -> Iterato
     """Bus events from ``GET /v1/events?pattern=`` (SSE) as envelopes, until the stream ends."""
     import httpx
 
-    from .client import DEFAULT_SERVER, _problem
+    from .client import DEFAULT_SERVER, _problem, transport_error
 
     base = (server or os.environ.get("LLMSPELL_SERVER_URL") or DEFAULT_SERVER).rstrip("/")
     key = api_key or os.environ.get("LLMSPELL_SERVER_KEY")
@@ -44,10 +44,8 @@ def sse_events(server: str | None, api_key: str | None, pattern: str) -> Iterato
             for line in response.iter_lines():
                 if line.startswith("data: "):
                     yield json.loads(line[6:])
-    except httpx.TransportError as exc:
-        raise LLMSpellError(
-            f"cannot follow events at {base} ({exc}); start the daemon with 'llmspell serve' or pass --server"
-        ) from None
+    except (httpx.TransportError, httpx.InvalidURL) as exc:
+        raise transport_error(base, exc, "follow events") from None
 
 
 @events_app.command("tail")
