@@ -211,3 +211,30 @@ def test_a_missing_or_wrong_key_says_how_to_pass_one(tmp_path: Path) -> None:
         assert lacking.returncode == 2 and "runs:write" in one_error_line(lacking, "PERMISSION_DENIED")
     finally:
         assert daemon.stop() == 0, daemon.log()
+
+
+def test_scripts_push_of_a_file_that_is_not_utf8_is_one_line(daemon: Daemon, tmp_path: Path) -> None:
+    script = tmp_path / "latin1.lua"
+    script.write_bytes(b'return "caf\xe9"\n')
+    pushed = cli(daemon, "scripts", "push", str(script))
+    assert pushed.returncode == 2
+    assert f"cannot read the script {script}" in one_error_line(pushed, "VALIDATION")
+
+
+def test_names_with_spaces_and_query_characters_name_that_item(daemon: Daemon, tmp_path: Path) -> None:
+    missing = cli(daemon, "runs", "get", "a b?c#d")
+    assert missing.returncode == 2 and "No run named 'a b?c#d'" in one_error_line(missing, "NOT_FOUND")
+    script = tmp_path / "odd.lua"
+    script.write_text("return 7\n")
+    name = "odd name?v=1"
+    assert cli(daemon, "scripts", "push", str(script), "--name", name).returncode == 0
+    got = cli(daemon, "scripts", "get", name)
+    assert (got.returncode, got.stdout) == (0, "return 7\n"), got.stderr
+    assert cli(daemon, "scripts", "delete", name).returncode == 0
+    with daemon.client() as http:
+        assert name not in [s["name"] for s in http.get("/v1/scripts").json()["items"]]
+
+
+def test_events_tail_refuses_a_negative_count(daemon: Daemon) -> None:
+    done = cli(daemon, "events", "tail", "--count", "-1")
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "--count" in done.stderr

@@ -16,7 +16,7 @@ import typer
 from ..core.errors import LLMSpellError, ValidationError
 from ._common import fail
 from ._options import Output, print_fields
-from .client import DaemonClient
+from .client import DaemonClient, seg
 from .daemon_cmds import KeyOpt, ServerOpt, _call, _call_every_page, _emit
 
 __all__ = ["register"]
@@ -42,7 +42,7 @@ def agent_get(
     output: Output = "json",
 ) -> None:
     """One stored agent, without its API key (JSON by default; -o text for a table)."""
-    agent = _call(server, api_key, "GET", f"/v1/agents/{name}")
+    agent = _call(server, api_key, "GET", f"/v1/agents/{seg(name)}")
     if output == "json":
         _emit(agent, "json")
     else:
@@ -70,7 +70,7 @@ def agent_create(
 @agent_app.command("delete")
 def agent_delete(name: str, server: str = ServerOpt, api_key: str = KeyOpt) -> None:
     """Delete a stored agent."""
-    _call(server, api_key, "DELETE", f"/v1/agents/{name}")
+    _call(server, api_key, "DELETE", f"/v1/agents/{seg(name)}")
     sys.stdout.write(f"deleted agent {name}\n")
 
 
@@ -98,7 +98,7 @@ def agent_run(
             result = _stream_remote(server, api_key, name, text, session)
         else:
             body: dict[str, Any] = {"input": text, "session_id": session}
-            result = _call(server, api_key, "POST", f"/v1/agents/{name}/execute", json=body)
+            result = _call(server, api_key, "POST", f"/v1/agents/{seg(name)}/execute", json=body)
     except LLMSpellError as exc:
         fail(exc)
     if output == "json":
@@ -174,7 +174,7 @@ def _stream_remote(
     with DaemonClient(server, api_key) as client:
         try:
             with client._http.stream(
-                "POST", f"/v1/agents/{name}/execute/stream", json=body, timeout=None
+                "POST", f"/v1/agents/{seg(name)}/execute/stream", json=body, timeout=None
             ) as response:
                 if response.status_code >= 400:
                     response.read()

@@ -16,9 +16,17 @@ from ..core.errors import ConfigError, LLMSpellError, error_from_code
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["DEFAULT_SERVER", "DaemonClient", "DaemonUnreachable", "transport_error"]
+__all__ = ["DEFAULT_SERVER", "DaemonClient", "DaemonUnreachable", "seg", "transport_error"]
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
+
+
+def seg(value: str) -> str:
+    """``value`` as one URL path segment: a name with ``/``, ``?``, ``#``, ``%`` or spaces
+    (or ``..``) names that item, never another path, a query or another route."""
+    from urllib.parse import quote
+
+    return quote(value, safe="")
 
 
 class DaemonUnreachable(LLMSpellError):
@@ -90,7 +98,7 @@ class DaemonClient:
         connected = False
         try:
             with self._http.stream(
-                "GET", f"/v1/runs/{run_id}/events", headers=headers, params=params, timeout=None
+                "GET", f"/v1/runs/{seg(run_id)}/events", headers=headers, params=params, timeout=None
             ) as response:
                 connected = True
                 if response.status_code >= 400:

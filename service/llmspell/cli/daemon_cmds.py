@@ -9,10 +9,10 @@ from typing import Any
 
 import typer
 
-from ..core.errors import LLMSpellError, NotFound
+from ..core.errors import LLMSpellError, NotFound, ValidationError
 from ._common import fail
 from ._options import Output, OutputFormat, print_fields
-from .client import DaemonClient
+from .client import DaemonClient, seg
 
 __all__ = ["register"]
 
@@ -117,7 +117,7 @@ def runs_list(
 @runs_app.command("get")
 def runs_get(run_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """Show one run."""
-    run = _call(server, api_key, "GET", f"/v1/runs/{run_id}")
+    run = _call(server, api_key, "GET", f"/v1/runs/{seg(run_id)}")
     if output == "json":
         _emit(run, output)
         return
@@ -133,7 +133,7 @@ def runs_get(run_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output
 @runs_app.command("cancel")
 def runs_cancel(run_id: str, server: str = ServerOpt, api_key: str = KeyOpt, output: Output = "text") -> None:
     """Cancel a run (queued: never starts; running: stopped within a second)."""
-    run = _call(server, api_key, "POST", f"/v1/runs/{run_id}/cancel")
+    run = _call(server, api_key, "POST", f"/v1/runs/{seg(run_id)}/cancel")
     _emit(run, output, ["id", "status", "cancel_requested"] if output == "text" else None)
 
 
@@ -214,9 +214,13 @@ def scripts_push(
     output: Output = "text",
 ) -> None:
     """Store a new version of a script (syntax-checked by the daemon)."""
+    try:
+        code = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(ValidationError(f"cannot read the script {file}: {exc}"))
     body = {
         "name": name or file.stem,
-        "code": file.read_text(encoding="utf-8"),
+        "code": code,
         "engine": engine,
         "description": description,
     }
@@ -244,7 +248,7 @@ def scripts_get(
 ) -> None:
     """Print a stored script's code."""
     script = _call(
-        server, api_key, "GET", f"/v1/scripts/{name}", params={"version": version} if version else {}
+        server, api_key, "GET", f"/v1/scripts/{seg(name)}", params={"version": version} if version else {}
     )
     sys.stdout.write(script["code"] + ("" if script["code"].endswith("\n") else "\n"))
 
@@ -252,7 +256,7 @@ def scripts_get(
 @scripts_app.command("delete")
 def scripts_delete(name: str, server: str = ServerOpt, api_key: str = KeyOpt) -> None:
     """Delete every version of a script."""
-    _call(server, api_key, "DELETE", f"/v1/scripts/{name}")
+    _call(server, api_key, "DELETE", f"/v1/scripts/{seg(name)}")
     sys.stdout.write(f"deleted {name}\n")
 
 
@@ -316,14 +320,14 @@ def _on_schedule(server: str | None, api_key: str | None, method: str, ref: str,
     try:
         with DaemonClient(server, api_key) as client:
             try:
-                return client.request(method, path.format(ref))
+                return client.request(method, path.format(seg(ref)))
             except NotFound:
                 params: dict[str, Any] = {"limit": 1000}
                 while True:
                     page = client.request("GET", "/v1/schedules", params=params)
                     for item in page["items"]:
                         if item.get("name") == ref:
-                            return client.request(method, path.format(item["id"]))
+                            return client.request(method, path.format(seg(item["id"])))
                     if not page.get("next_cursor"):
                         raise NotFound(
                             f"No schedule with id or name {ref!r}; see 'llmspell schedules list'"

@@ -51,7 +51,9 @@ def sse_events(server: str | None, api_key: str | None, pattern: str) -> Iterato
 @events_app.command("tail")
 def events_tail(
     pattern: str = typer.Argument("*", help="Glob over event types: tool.*, *.failed, agent.completed."),
-    count: int = typer.Option(0, "--count", "-n", help="Stop after this many events (0: follow forever)."),
+    count: int = typer.Option(
+        0, "--count", "-n", min=0, help="Stop after this many events (0: follow forever)."
+    ),
     server: str = ServerOpt,
     api_key: str = KeyOpt,
     output: Output = "text",
@@ -110,11 +112,11 @@ def runs_timeline(
     output: Output = "text",
 ) -> None:
     """A run's timeline: status, tool, agent, workflow and hook events with their times."""
-    from .client import DaemonClient
+    from .client import DaemonClient, seg
 
     try:
         with DaemonClient(server, api_key) as client:
-            timeline = client.request("GET", f"/v1/runs/{run_id}/timeline")
+            timeline = client.request("GET", f"/v1/runs/{seg(run_id)}/timeline")
     except LLMSpellError as exc:
         fail(exc)
     if output == "json":

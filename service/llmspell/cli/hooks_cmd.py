@@ -122,7 +122,9 @@ def hooks_add(
 @hooks_app.command("remove")
 def hooks_remove(hook_id: str, server: str = ServerOpt, api_key: str = KeyOpt) -> None:
     """Unregister a daemon-wide hook by id (admin)."""
-    _request(server, api_key, "DELETE", f"/v1/hooks/{hook_id}")
+    from .client import seg
+
+    _request(server, api_key, "DELETE", f"/v1/hooks/{seg(hook_id)}")
     sys.stdout.write(f"removed {hook_id}\n")
 
 

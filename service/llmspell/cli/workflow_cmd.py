@@ -17,6 +17,7 @@ import typer
 from ..core.errors import LLMSpellError, ValidationError
 from ._common import fail
 from ._options import Output
+from .client import seg
 from .daemon_cmds import KeyOpt, ServerOpt, _call, _call_every_page, _emit
 
 __all__ = ["register"]
@@ -67,7 +68,7 @@ def workflow_create(
 @workflow_app.command("delete")
 def workflow_delete(name: str, server: str = ServerOpt, api_key: str = KeyOpt) -> None:
     """Delete a stored workflow."""
-    _call(server, api_key, "DELETE", f"/v1/workflows/{name}")
+    _call(server, api_key, "DELETE", f"/v1/workflows/{seg(name)}")
     sys.stdout.write(f"deleted workflow {name}\n")
 
 
@@ -93,7 +94,7 @@ def workflow_run(
         except LLMSpellError as exc:
             fail(exc)
     else:
-        result = _call(server, api_key, "POST", f"/v1/workflows/{target}/execute", json={"input": value})
+        result = _call(server, api_key, "POST", f"/v1/workflows/{seg(target)}/execute", json={"input": value})
     if output == "json" or not isinstance(result.get("output"), str):
         _emit(result, "json")
     else:
